@@ -1,0 +1,65 @@
+"""Permit codes: 7 random characters and a check character, e.g. `K7MQ-3DXA`.
+
+The alphabet has 31 characters (digits 2-9 and A-Z without I, L, O), a prime, so a weighted sum
+mod 31 with weights 1..8 catches every single wrong character and every swap of neighbours.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LENGTH = 8
+_VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
+_MODULUS = len(ALPHABET)
+# What an officer may type for a code character: Cyrillic look-alikes, either case.
+_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХЗаеврокмнстухз", "ABEKMHOPCTYX3AEBPOKMHCTYX3")
+_SEPARATORS = re.compile(r"[\s\-_.·–—]+")
+
+
+class CodeFormatError(ValueError):
+    """The text cannot be a permit code: wrong length or a character outside the alphabet."""
+
+
+class CodeChecksumError(ValueError):
+    """The text is shaped like a code but its check character is wrong: a typo."""
+
+
+def _check_char(body: str) -> str:
+    total = sum(weight * _VALUE[ch] for weight, ch in enumerate(body, start=1))
+    # The full code's weighted sum (check character weight LENGTH) must be 0 mod 31.
+    value = (-total * pow(LENGTH, -1, _MODULUS)) % _MODULUS
+    return ALPHABET[value]
+
+
+def generate() -> str:
+    """A fresh code, canonical form (no dash)."""
+    body = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH - 1))
+    return body + _check_char(body)
+
+
+def normalize(text: str) -> str:
+    """The canonical code from what was typed; raises CodeFormatError or CodeChecksumError."""
+    code = _SEPARATORS.sub("", text).translate(_LOOKALIKES).upper()
+    if len(code) != LENGTH or any(ch not in _VALUE for ch in code):
+        raise CodeFormatError(text)
+    if _check_char(code[:-1]) != code[-1]:
+        raise CodeChecksumError(text)
+    return code
+
+
+def looks_like_code(text: str) -> bool:
+    """True when `text` is shaped like a code, whether or not its check character is right."""
+    try:
+        normalize(text)
+    except CodeChecksumError:
+        return True
+    except CodeFormatError:
+        return False
+    return True
+
+
+def display(code: str) -> str:
+    """`K7MQ3DXA` -> `K7MQ-3DXA`, easier to read out and type."""
+    return f"{code[:4]}-{code[4:]}"

@@ -1,0 +1,193 @@
+"""All SQL of the rules: one batch is read with a handful of queries, written with executemany."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from permits.schema import districts, officers, permits, reply_counts, residents, verifications
+
+MISS_OUTCOMES = ("unknown", "typo")
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    phone: str
+    name: str
+    district_id: str
+    district_name: str
+    district_enabled: bool
+
+
+@dataclass(frozen=True)
+class Permit:
+    id: int
+    code: str
+    resident_id: int
+    local_day: dt.date
+    slot: int | None
+    reason: int
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    state: str
+
+    def is_active(self, now: dt.datetime) -> bool:
+        """Issued and not over: asking again returns it instead of spending a slot."""
+        return self.state == "issued" and now < self.valid_until
+
+
+@dataclass
+class Snapshot:
+    """What a batch of messages needs from the ledger, read up front."""
+
+    residents: dict[str, Person] = field(default_factory=dict)
+    officers: set[str] = field(default_factory=set)
+    permits: dict[int, list[Permit]] = field(default_factory=lambda: defaultdict(list))
+    reply_counts: dict[str, int] = field(default_factory=dict)
+    misses: dict[str, int] = field(default_factory=dict)
+
+
+_PERMIT_COLUMNS = (permits.c.id, permits.c.code, permits.c.resident_id, permits.c.local_day,
+                   permits.c.slot, permits.c.reason, permits.c.valid_from, permits.c.valid_until,
+                   permits.c.state)
+
+
+def hour_of(now: dt.datetime) -> dt.datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def read_snapshot(conn: Connection, phones: Sequence[str], today: dt.date, now: dt.datetime,
+                  miss_since: dt.datetime) -> Snapshot:
+    snap = Snapshot()
+    unique = sorted(set(phones))
+    people = conn.execute(
+        select(residents.c.id, residents.c.phone, residents.c.name, residents.c.district_id,
+               districts.c.name, districts.c.enabled)
+        .join(districts, districts.c.id == residents.c.district_id)
+        .where(residents.c.phone.in_(unique))
+    )
+    for row in people:
+        snap.residents[row[1]] = Person(*row)
+    snap.officers = set(conn.scalars(
+        select(officers.c.phone).where(officers.c.phone.in_(unique), officers.c.active)))
+    ids = [p.id for p in snap.residents.values()]
+    if ids:
+        for permit in permits_of(conn, ids, today, now):
+            snap.permits[permit.resident_id].append(permit)
+    snap.reply_counts = dict(conn.execute(
+        select(reply_counts.c.phone, reply_counts.c.count)
+        .where(reply_counts.c.phone.in_(unique), reply_counts.c.hour == hour_of(now))
+    ).all())
+    if snap.officers:
+        snap.misses = dict(conn.execute(
+            select(verifications.c.officer_phone, func.count())
+            .where(verifications.c.officer_phone.in_(sorted(snap.officers)),
+                   verifications.c.checked_at >= miss_since,
+                   verifications.c.outcome.in_(MISS_OUTCOMES))
+            .group_by(verifications.c.officer_phone)
+        ).all())
+    return snap
+
+
+def permits_of(conn: Connection, resident_ids: Iterable[int], today: dt.date,
+               now: dt.datetime) -> list[Permit]:
+    """Today's permits (they hold the slots) and any still running from yesterday."""
+    rows = conn.execute(
+        select(*_PERMIT_COLUMNS).where(
+            permits.c.resident_id.in_(sorted(set(resident_ids))),
+            or_(permits.c.local_day == today, permits.c.valid_until > now),
+        )
+    )
+    return [Permit(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A permit found by code, with what an officer needs to match its holder."""
+
+    permit: Permit
+    name: str
+    phone: str
+    district_name: str
+
+
+def find_by_codes(conn: Connection, codes: Sequence[str]) -> dict[str, Found]:
+    if not codes:
+        return {}
+    rows = conn.execute(
+        select(*_PERMIT_COLUMNS, residents.c.name, residents.c.phone, districts.c.name)
+        .join(residents, residents.c.id == permits.c.resident_id)
+        .join(districts, districts.c.id == residents.c.district_id)
+        .where(permits.c.code.in_(sorted(set(codes))))
+    )
+    return {row[1]: Found(Permit(*row[:9]), row[9], row[10], row[11]) for row in rows}
+
+
+def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
+    """Insert new permits; returns code -> id for those that did not hit a unique constraint."""
+    if not rows:
+        return {}
+    stmt = dialect_insert(conn, permits).on_conflict_do_nothing()
+    return {code: pid for pid, code in conn.execute(stmt.returning(permits.c.id, permits.c.code),
+                                                    rows)}
+
+
+def dialect_insert(conn: Connection, table: Table):
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: list[str],
+           updated: list[str]) -> None:
+    """Insert rows, or update the `updated` columns of rows whose `keys` already exist."""
+    stmt = dialect_insert(conn, table)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c: stmt.excluded[c] for c in updated},
+    ), list(rows))
+
+
+def add_reply_counts(conn: Connection, counts: dict[str, int], now: dt.datetime) -> None:
+    if not counts:
+        return
+    hour = hour_of(now)
+    stmt = dialect_insert(conn, reply_counts)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[reply_counts.c.phone, reply_counts.c.hour],
+        set_={"count": reply_counts.c.count + stmt.excluded.count},
+    ), [{"phone": p, "hour": hour, "count": n} for p, n in counts.items()])
+
+
+def record(conn: Connection, table_rows: list[tuple[object, list[dict]]]) -> None:
+    """executemany for each (table, rows) pair that has rows."""
+    for table, rows in table_rows:
+        if rows:
+            conn.execute(insert(table), rows)
+
+
+def refund(conn: Connection, permit_ids: Sequence[int]) -> int:
+    """Give the day's slot back: the permit's reply never reached its holder."""
+    if not permit_ids:
+        return 0
+    result = conn.execute(
+        update(permits)
+        .where(permits.c.id.in_(list(permit_ids)), permits.c.state == "issued")
+        .values(state="refunded", slot=None)
+    )
+    return result.rowcount
+
+
+def revoke(conn: Connection, code: str, now: dt.datetime) -> bool:
+    """Revoke by canonical code; the slot stays spent."""
+    result = conn.execute(
+        update(permits)
+        .where(and_(permits.c.code == code, permits.c.state == "issued"))
+        .values(state="revoked", revoked_at=now)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,145 @@
+"""From a free-form SMS to one request. Never raises: what it cannot read is `Unrecognized`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from permits import codes
+from permits.reasons import Reason
+from permits.text import fold, has_cyrillic, similar
+
+
+@dataclass(frozen=True)
+class ExitRequest:
+    reason: Reason | None
+    unknown_number: int | None = None
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    typed: str
+
+
+@dataclass(frozen=True)
+class Unrecognized:
+    pass
+
+
+Request = ExitRequest | HelpRequest | StatusRequest | CheckRequest | Unrecognized
+
+
+@dataclass(frozen=True)
+class Parsed:
+    request: Request
+    english: bool
+
+
+_COMMANDS: dict[str, tuple[str, ...]] = {
+    "exit": ("exit", "выход", "выйти", "выхожу", "пропуск", "permit", "pass", "vyhod", "vyyti"),
+    "help": ("help", "помощь", "справка", "инфо", "info", "menu", "меню", "pomosh", "spravka"),
+    "status": ("status", "статус", "остаток"),
+    "check": ("check", "проверка", "проверить", "verify", "proverka"),
+}
+_ENGLISH = {"exit", "permit", "pass", "help", "info", "menu", "status", "check", "verify"}
+_STOPWORDS = {fold(w)[0] for w in ("в", "на", "за", "к", "до", "с", "для", "мне", "по", "и",
+                                   "to", "for", "the", "a", "my", "please", "пожалуйста")}
+
+
+_FOLDED_COMMANDS = {c: tuple(fold(w)[0] for w in ws) for c, ws in _COMMANDS.items()}
+
+
+def _command_of(token: str) -> str | None:
+    for command, keywords in _FOLDED_COMMANDS.items():
+        if any(similar(token, keyword) for keyword in keywords):
+            return command
+    return None
+
+
+class ReasonMatcher:
+    """Finds the reason a message names, preferring the longest matching phrase."""
+
+    def __init__(self, reasons: tuple[Reason, ...]) -> None:
+        self._by_number = {r.number: r for r in reasons}
+        phrases = []
+        for reason in reasons:
+            for keyword in (*reason.keywords, reason.name_ru, reason.name_en):
+                words = tuple(t for t in fold(keyword) if t not in _STOPWORDS)
+                if words:
+                    phrases.append((words, reason))
+        self._phrases = sorted(phrases, key=lambda p: -sum(map(len, p[0])))
+
+    def by_number(self, number: int) -> Reason | None:
+        return self._by_number.get(number)
+
+    def match(self, tokens: list[str]) -> Reason | None:
+        words = [t for t in tokens if t not in _STOPWORDS and not t.isdigit()]
+        for phrase, reason in self._phrases:
+            if _contains(words, phrase):
+                return reason
+        return None
+
+
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(
+        all(similar(words[i + k], phrase[k]) for k in range(n))
+        for i in range(len(words) - n + 1)
+    )
+
+
+class Parser:
+    """Reads the requests residents and officers send; built once per reasons catalogue."""
+
+    def __init__(self, reasons: tuple[Reason, ...]) -> None:
+        self._reasons = ReasonMatcher(reasons)
+
+    def parse(self, text: str) -> Parsed:
+        tokens = fold(text)
+        command = _command_of(tokens[0]) if tokens and not tokens[0].isdigit() else None
+        english = self._english(text, command)
+        rest = tokens[1:] if command else tokens
+        if command == "check":
+            return Parsed(CheckRequest(_after_first_word(text)), english)
+        if command == "status":
+            return Parsed(StatusRequest(), english)
+        named = self._reasons.match(rest)
+        if command is None and named is None and codes.looks_like_code(text):
+            return Parsed(CheckRequest(text.strip()), english)
+        numbered = self._numbered(rest)
+        if named:
+            return Parsed(ExitRequest(named), english)
+        if command == "exit" or numbered:
+            return Parsed(numbered or ExitRequest(None), english)
+        if command == "help":
+            return Parsed(HelpRequest(), english)
+        return Parsed(Unrecognized(), english)
+
+    def _numbered(self, tokens: list[str]) -> ExitRequest | None:
+        """A reason given by its number in the list (used when no reason is named)."""
+        number = next((int(t) for t in tokens if t.isdigit() and len(t) <= 3), None)
+        if number is None:
+            return None
+        reason = self._reasons.by_number(number)
+        return ExitRequest(reason, None if reason else number)
+
+    @staticmethod
+    def _english(text: str, command: str | None) -> bool:
+        if has_cyrillic(text):
+            return False
+        first = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
+        return command is not None and first.strip("*#.,!:") in _ENGLISH
+
+
+def _after_first_word(text: str) -> str:
+    parts = text.replace("*", " ").replace("#", " ").strip().split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""

@@ -1,0 +1,122 @@
+"""Every text the service sends, in Russian and English, each sized to fit one SMS.
+
+Russian needs UCS2 (70 characters); English fits GSM-7 (160). Templates with variable parts
+(names, districts) are trimmed by the caller through `fit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from permits.reasons import Reason
+
+SMS_LIMIT = {"ru": 70, "en": 160}
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "ru": {
+        "issued": "ПРОПУСК {code} {start}-{end}, {reason}. Осталось сегодня: {left}",
+        "active": "Ваш пропуск {code} действует до {end} ({reason}). Новый не нужен.",
+        "exempt": "Пропуск не нужен: {reason}. Возьмите с собой документ.",
+        "quota": "Лимит {per_day} пропуска в день исчерпан. Новые с {time} {date}.",
+        "ask_reason": "Укажите причину: ВЫХОД и номер, напр. ВЫХОД 1. Список: ПОМОЩЬ",
+        "no_such_reason": "Нет причины {number}. Напишите ВЫХОД 1-{last}. Список: ПОМОЩЬ",
+        "not_resident": "Ваш номер не найден в реестре жителей. Обратитесь в администрацию.",
+        "district_off": "В вашем районе ({district}) пропуска по SMS пока не выдаются.",
+        "unrecognized": "Не понял. Пример: ВЫХОД МАГАЗИН или ВЫХОД 1. Список: ПОМОЩЬ",
+        "status_active": "Пропуск {code} до {end} ({reason}). Осталось сегодня: {left}",
+        "status_none": "Активного пропуска нет. Осталось сегодня: {left} из {per_day}.",
+        "help_head": "Пропуск: ВЫХОД <номер>. Статус: СТАТУС.",
+        "help_needed": "Нужен пропуск:",
+        "help_exempt": "Без пропуска:",
+        "officers_only": "Проверка пропусков доступна только сотрудникам полиции.",
+        "check_format": "Код пропуска: 8 знаков. Пример: ПРОВЕРКА K7MQ-3DXA",
+        "check_typo": "ОШИБКА В КОДЕ {typed}: проверьте знаки и повторите.",
+        "check_unknown": "НЕИЗВЕСТЕН: пропуска {code} нет.",
+        "check_slow": "Слишком много неудачных проверок. Повторите через {minutes} мин.",
+        "valid": "ДЕЙСТВУЕТ",
+        "expired": "ИСТЁК",
+        "not_yet_valid": "ЕЩЁ НЕ ДЕЙСТВУЕТ",
+        "revoked": "ОТОЗВАН",
+    },
+    "en": {
+        "issued": "PERMIT {code} valid {start}-{end}, {reason}. Left today: {left}",
+        "active": "Your permit {code} is valid until {end} ({reason}). No new permit needed.",
+        "exempt": "No permit needed: {reason}. Carry an identity document.",
+        "quota": "The limit of {per_day} permits a day is spent. New permits from {time} {date}.",
+        "ask_reason": "Please give a reason: EXIT and a number, e.g. EXIT 1. Reasons: HELP",
+        "no_such_reason": "There is no reason {number}. Send EXIT 1-{last}. Reasons: HELP",
+        "not_resident": "Your number is not in the residents' registry. Please contact the"
+                        " administration.",
+        "district_off": "Permits by SMS are not yet issued in your district ({district}).",
+        "unrecognized": "Sorry, not understood. Example: EXIT SHOP or EXIT 1. Reasons: HELP",
+        "status_active": "Permit {code} valid until {end} ({reason}). Left today: {left}",
+        "status_none": "No active permit. Left today: {left} of {per_day}.",
+        "help_head": "Permit: EXIT <number>. Status: STATUS.",
+        "help_needed": "Permit needed:",
+        "help_exempt": "No permit needed:",
+        "officers_only": "Checking permits is for police officers only.",
+        "check_format": "A permit code has 8 characters. Example: CHECK K7MQ-3DXA",
+        "check_typo": "TYPO IN CODE {typed}: check the characters and try again.",
+        "check_unknown": "UNKNOWN: no permit {code}.",
+        "check_slow": "Too many failed checks. Try again in {minutes} min.",
+        "valid": "VALID",
+        "expired": "EXPIRED",
+        "not_yet_valid": "NOT YET VALID",
+        "revoked": "REVOKED",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts of one language, with local-time formatting."""
+
+    language: str
+    zone: dt.tzinfo
+
+    @property
+    def limit(self) -> int:
+        return SMS_LIMIT[self.language]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return _TEXTS[self.language][key].format(**values)
+
+    def time(self, moment: dt.datetime) -> str:
+        return moment.astimezone(self.zone).strftime("%H:%M")
+
+    def date(self, moment: dt.datetime) -> str:
+        return moment.astimezone(self.zone).strftime("%d.%m")
+
+    def reason(self, reason: Reason) -> str:
+        return reason.name(self.language)
+
+    def help(self, reasons: tuple[Reason, ...]) -> str:
+        """The command and reason list: deliberately longer than one SMS."""
+        needed = ", ".join(f"{r.number} {self.reason(r)}" for r in reasons if not r.exempt)
+        exempt = ", ".join(f"{r.number} {self.reason(r)}" for r in reasons if r.exempt)
+        return (f"{self('help_head')} {self('help_needed')} {needed}. "
+                f"{self('help_exempt')} {exempt}.")
+
+
+def initials(full_name: str) -> str:
+    """`Иванов Иван Иванович` -> `Иванов И.И.`: enough to compare with a passport."""
+    surname, *given = full_name.split()
+    return " ".join([surname, "".join(f"{g[0]}." for g in given)]).strip() if given else surname
+
+
+def fit(fixed: list[str], trimmable: list[str], limit: int) -> str:
+    """Join parts with spaces, shortening the trimmable ones (last first) to fit `limit`."""
+    parts = fixed + trimmable
+    text = " ".join(p for p in parts if p)
+    index = len(parts) - 1
+    while len(text) > limit and index >= len(fixed):
+        excess = len(text) - limit
+        part = parts[index]
+        keep = max(1, len(part) - excess - 1)
+        parts[index] = part[:keep] + "." if keep < len(part) else part
+        if len(text) == len(" ".join(p for p in parts if p)):
+            parts[index] = ""
+        text = " ".join(p for p in parts if p)
+        index -= 1
+    return text[:limit]

@@ -1,0 +1,65 @@
+"""Ledger administration shared by the CLI and the web pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Connection, select
+
+from permits import codes, ledger, phones
+from permits.schema import officers, permits, residents
+
+
+@dataclass(frozen=True)
+class PermitView:
+    code: str
+    phone: str
+    name: str
+    reason: int
+    valid_from: str
+    valid_until: str
+    state: str
+    issued_by: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def state_now(state: str, valid_from: dt.datetime, valid_until: dt.datetime,
+              now: dt.datetime) -> str:
+    """The state an operator reads: issued permits are valid, not yet valid or expired."""
+    if state != "issued":
+        return state
+    if now < valid_from:
+        return "not_yet_valid"
+    return "valid" if now < valid_until else "expired"
+
+
+def list_permits(conn: Connection, now: dt.datetime, phone: str | None = None,
+                 country: str = "RU", limit: int = 1000) -> list[PermitView]:
+    query = (select(permits.c.code, residents.c.phone, residents.c.name, permits.c.reason,
+                    permits.c.valid_from, permits.c.valid_until, permits.c.state,
+                    permits.c.issued_by)
+             .join(residents, residents.c.id == permits.c.resident_id)
+             .order_by(permits.c.id.desc()).limit(limit))
+    if phone:
+        query = query.where(residents.c.phone == phones.normalize(phone, country))
+    return [PermitView(codes.display(r.code), r.phone, r.name, r.reason,
+                       r.valid_from.isoformat(), r.valid_until.isoformat(),
+                       state_now(r.state, r.valid_from, r.valid_until, now), r.issued_by)
+            for r in conn.execute(query)]
+
+
+def revoke(conn: Connection, typed_code: str, now: dt.datetime) -> str:
+    """Revoke a permit by code as typed; returns the canonical code. Raises ValueError."""
+    code = codes.normalize(typed_code)
+    if not ledger.revoke(conn, code, now):
+        raise ValueError(f"no issued permit {codes.display(code)}")
+    return code
+
+
+def list_officers(conn: Connection) -> list[dict]:
+    rows = conn.execute(select(officers.c.phone, officers.c.name, officers.c.active)
+                        .order_by(officers.c.name))
+    return [dict(r._mapping) for r in rows]

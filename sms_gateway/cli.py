@@ -1,0 +1,162 @@
+"""`permit-gateway`: thin commands that parse options and call one function each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from permits import codes, phones, registry
+from permits.service import Rules
+from sms_gateway import admin, logsafe, migrate
+from sms_gateway.clock import utc_now
+from sms_gateway.config import Config, ConfigError, load
+from sms_gateway.db import make_engine
+
+log = logging.getLogger("permit-gateway")
+
+
+class CommandError(Exception):
+    """A command that cannot do what was asked; its message is shown, exit code 1."""
+
+
+def _prepare(config: Config):  # noqa: ANN202
+    """The engine, with the schema up to date and the configured districts present."""
+    engine = make_engine(config.database_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in config.districts])
+    return engine
+
+
+def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> None:
+    _prepare(config)
+    print("database is up to date")
+
+
+def cmd_residents_import(config: Config, args: argparse.Namespace) -> None:
+    engine = _prepare(config)
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as source, engine.begin() as conn:
+            report = registry.import_residents(conn, source, config.rules.country, utc_now())
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{args.file} is not UTF-8 text") from exc
+    except registry.RegistryError as exc:
+        raise CommandError(str(exc)) from exc
+    for line, why in report.rejected:
+        print(f"line {line}: {why}", file=sys.stderr)
+    print(f"imported {report.imported} residents, rejected {len(report.rejected)} rows")
+
+
+def cmd_officers_add(config: Config, args: argparse.Namespace) -> None:
+    with _prepare(config).begin() as conn:
+        number = registry.add_officer(conn, args.phone, args.name, config.rules.country,
+                                      utc_now())
+    print(f"officer {phones.mask(number)} ({args.name}) added")
+
+
+def cmd_officers_list(config: Config, args: argparse.Namespace) -> None:
+    with _prepare(config).connect() as conn:
+        for officer in admin.list_officers(conn):
+            state = "active" if officer["active"] else "inactive"
+            print(f"{officer['phone']}\t{officer['name']}\t{state}")
+
+
+def cmd_officers_remove(config: Config, args: argparse.Namespace) -> None:
+    with _prepare(config).begin() as conn:
+        registry.deactivate_officer(conn, args.phone, config.rules.country)
+    print("officer deactivated")
+
+
+def cmd_districts(config: Config, args: argparse.Namespace) -> None:
+    with _prepare(config).begin() as conn:
+        registry.set_district(conn, args.id, args.action == "enable")
+    print(f"district {args.id} {args.action}d")
+
+
+def cmd_permits_list(config: Config, args: argparse.Namespace) -> None:
+    with _prepare(config).connect() as conn:
+        views = admin.list_permits(conn, utc_now(), args.phone, config.rules.country)
+    if args.json:
+        print(json.dumps([v.as_dict() for v in views], ensure_ascii=False, indent=1))
+        return
+    for v in views:
+        print(f"{v.code}\t{v.phone}\t{v.reason}\t{v.valid_from}\t{v.valid_until}\t{v.state}")
+
+
+def cmd_permits_revoke(config: Config, args: argparse.Namespace) -> None:
+    with _prepare(config).begin() as conn:
+        code = admin.revoke(conn, args.code, utc_now())
+    print(f"permit {codes.display(code)} revoked")
+
+
+def cmd_simulate(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.simulate import simulate
+
+    for reply in simulate(_prepare(config), Rules(config.rules), args.sender, args.text):
+        print(reply)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="permit-gateway", description=__doc__)
+    parser.add_argument("--config", help="configuration file (default: $PERMIT_GATEWAY_CONFIG"
+                                         " or ./config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func: Callable, parent=sub, **kwargs) -> argparse.ArgumentParser:  # noqa: ANN001
+        p = parent.add_parser(name, **kwargs)
+        p.set_defaults(func=func)
+        return p
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    command("upgrade", cmd_db_upgrade, db, help="create or migrate the schema")
+
+    res = sub.add_parser("residents").add_subparsers(dest="residents", required=True)
+    command("import", cmd_residents_import, res,
+            help="import phone,name,district[,document] rows").add_argument("file")
+
+    off = sub.add_parser("officers").add_subparsers(dest="officers", required=True)
+    add = command("add", cmd_officers_add, off)
+    add.add_argument("phone")
+    add.add_argument("--name", required=True)
+    command("list", cmd_officers_list, off)
+    command("remove", cmd_officers_remove, off).add_argument("phone")
+
+    dis = sub.add_parser("districts").add_subparsers(dest="action", required=True)
+    for action in ("enable", "disable"):
+        command(action, cmd_districts, dis).add_argument("id")
+
+    per = sub.add_parser("permits").add_subparsers(dest="permits", required=True)
+    lst = command("list", cmd_permits_list, per)
+    lst.add_argument("--phone")
+    lst.add_argument("--json", action="store_true")
+    command("revoke", cmd_permits_revoke, per).add_argument("code")
+
+    sim = command("simulate", cmd_simulate, help="handle one SMS and print the replies")
+    sim.add_argument("--from", dest="sender", required=True, help="the sender's number")
+    sim.add_argument("text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logsafe.configure(config.log_level if args.command == "run" else "WARNING")
+    try:
+        args.func(config, args)
+    except (CommandError, registry.RegistryError, phones.PhoneError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

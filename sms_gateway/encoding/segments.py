@@ -1,0 +1,95 @@
+"""Choosing an alphabet for outgoing text and splitting it into SMS parts.
+
+Parts are cut on the encoded form (septets or UTF-16 code units), so the limits hold exactly,
+and never between ESC and its extension char nor inside a surrogate pair: a phone would show
+garbage at the seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sms_gateway.encoding import gsm7
+from sms_gateway.encoding.errors import CodecError, MessageTooLong
+
+DCS_GSM7 = 0
+DCS_UCS2 = 8
+
+# One SMS carries 140 octets of user data; a concatenation UDH (6 octets) leaves 134.
+GSM7_SINGLE, GSM7_PART = 160, 153  # septets
+UCS2_SINGLE, UCS2_PART = 140, 134  # octets: 70 / 67 UTF-16 code units
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to send a text: its data coding scheme and the text of each part."""
+
+    dcs: int
+    parts: tuple[str, ...]
+
+
+def plan(text: str, *, max_parts: int = 255) -> Plan:
+    """GSM-7 when every char allows it (twice the capacity), else UCS2; split when too long."""
+    if not 1 <= max_parts <= 255:
+        raise ValueError(f"max_parts must be 1..255, got {max_parts}")
+    scheme = _GSM7 if gsm7.is_gsm7(text) else _UCS2
+    chunks = scheme.split(scheme.encode(text))
+    if len(chunks) > max_parts:
+        raise MessageTooLong(f"text needs {len(chunks)} parts, at most {max_parts} allowed")
+    return Plan(dcs=scheme.dcs, parts=tuple(map(scheme.decode, chunks)))
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    dcs: int
+    encode: Callable[[str], bytes]
+    decode: Callable[[bytes], str]
+    single: int  # encoded size that fits one SMS
+    size: int  # encoded size of one part of a concatenated SMS
+    cut: Callable[[bytes, int], int]  # moves a part's end off a pair it would tear
+
+    def split(self, data: bytes) -> list[bytes]:
+        if len(data) <= self.single:
+            return [data]
+        chunks = []
+        start = 0
+        while start < len(data):
+            end = start + self.size
+            if end < len(data):
+                end = self.cut(data, end)
+            chunks.append(data[start:end])
+            start = end
+        return chunks
+
+
+def _before_escape(septets: bytes, end: int) -> int:
+    # ESC only ever leads a pair (no extension code is 0x1B), so a final ESC is a torn pair.
+    return end - 1 if septets[end - 1] == gsm7.ESC else end
+
+
+def _before_high_surrogate(utf16: bytes, end: int) -> int:
+    return end - 2 if 0xD8 <= utf16[end - 2] <= 0xDB else end
+
+
+def encode_ucs2(text: str) -> bytes:
+    """UTF-16BE: what phones send and expect under DCS 8 (UCS2 plus surrogate pairs)."""
+    try:
+        return text.encode("utf-16-be")
+    except UnicodeEncodeError as exc:
+        raise CodecError(f"lone surrogate at index {exc.start}") from None
+
+
+def decode_ucs2(data: bytes) -> str:
+    """Text from UTF-16BE; an odd length is a CodecError, a lone surrogate becomes U+FFFD.
+
+    A lone surrogate is kept readable rather than rejected: some phones split an emoji
+    across two parts, and losing one char beats losing the message.
+    """
+    if len(data) % 2:
+        raise CodecError(f"UCS2 data of odd length {len(data)}")
+    return data.decode("utf-16-be", "replace")
+
+
+_GSM7 = _Scheme(DCS_GSM7, gsm7.encode, gsm7.decode, GSM7_SINGLE, GSM7_PART, _before_escape)
+_UCS2 = _Scheme(DCS_UCS2, encode_ucs2, decode_ucs2, UCS2_SINGLE, UCS2_PART, _before_high_surrogate)

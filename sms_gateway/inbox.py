@@ -1,0 +1,148 @@
+"""The durable inbox: what a transport hands over is committed before it may acknowledge.
+
+Single messages go straight to `inbox`; parts of concatenated ones wait in `inbox_parts`
+(keyed by sender, reference and part count, never by destination) until the last one arrives.
+Parts with a transport identity (a modem's SIM messages) stay as `assembled` markers after
+reassembly, so reading the same SIM message again after a crash stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from permits.ledger import dialect_insert
+from permits.schema import officers
+from sms_gateway.clock import Clock, utc_now
+from sms_gateway.schema import inbox, inbox_parts
+from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def digits_key(number: str) -> str:
+    """The last ten digits: enough to recognise an officer's number in any spelling."""
+    return "".join(ch for ch in number if ch.isdigit())[-10:]
+
+
+class OfficerNumbers:
+    """A periodically refreshed set of officers' numbers, for queue priority only."""
+
+    def __init__(self, clock: Clock, refresh_seconds: float = 5.0) -> None:
+        self._clock, self._refresh = clock, refresh_seconds
+        self._numbers: frozenset[str] = frozenset()
+        self._loaded_at = None
+        self._lock = threading.Lock()
+
+    def includes(self, conn: Connection, sender: str) -> bool:
+        """Whether `sender` is an officer, refreshing the set on `conn` when it is stale."""
+        now = self._clock()
+        with self._lock:
+            if self._loaded_at is None or (now - self._loaded_at).total_seconds() > self._refresh:
+                phones = conn.scalars(select(officers.c.phone).where(officers.c.active))
+                self._numbers = frozenset(digits_key(p) for p in phones)
+                self._loaded_at = now
+        return digits_key(sender) in self._numbers
+
+
+class Inbox:
+    """The pipeline's `InboundSink`: stores batches, then wakes the dispatcher."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now,
+                 on_stored: Callable[[], None] = lambda: None,
+                 on_receipts: Callable[[Connection, Sequence[DeliveryReceipt]], None] | None = None,
+                 on_health: Callable[[LinkHealth], None] = lambda health: None) -> None:
+        self.engine, self.clock = engine, clock
+        self.officers = OfficerNumbers(clock)
+        self._on_stored, self._on_receipts, self._on_health = on_stored, on_receipts, on_health
+
+    def store(self, parts: Sequence[InboundPart]) -> None:
+        """Commit every part in one transaction; raise StoreError if that failed."""
+        if not parts:
+            return
+        try:
+            with self.engine.begin() as conn:
+                self.store_in(conn, parts)
+        except SQLAlchemyError as exc:
+            log.error("inbound batch of %d not stored: %s", len(parts), exc.__class__.__name__)
+            raise StoreError(str(exc)) from exc
+        self._on_stored()
+
+    def store_in(self, conn: Connection, parts: Sequence[InboundPart]) -> None:
+        now = self.clock()
+        singles = [p for p in parts if p.concat is None or p.concat.total <= 1]
+        if singles:
+            self._insert_messages(conn, [self._row(conn, p, p.text, p.raw, p.dedup_key, now)
+                                         for p in singles])
+        for part in parts:
+            if part.concat is not None and part.concat.total > 1:
+                self._store_part(conn, part, now)
+
+    def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
+        if not receipts or self._on_receipts is None:
+            return
+        try:
+            with self.engine.begin() as conn:
+                self._on_receipts(conn, receipts)
+        except SQLAlchemyError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def link_health(self, health: LinkHealth) -> None:
+        self._on_health(health)
+
+    def _row(self, conn: Connection, part: InboundPart, text: str, raw: bytes,
+             dedup_key: str | None, now: dt.datetime) -> dict:
+        return {
+            "channel": part.channel, "sender": part.sender[:32], "text": text, "raw": raw,
+            "received_at": part.received_at, "stored_at": now, "dedup_key": dedup_key,
+            "priority": 1 if self.officers.includes(conn, part.sender) else 0, "state": "new",
+            "ussd_op": part.ussd_op, "ussd_session": part.ussd_session,
+        }
+
+    @staticmethod
+    def _insert_messages(conn: Connection, rows: list[dict]) -> None:
+        conn.execute(dialect_insert(conn, inbox).on_conflict_do_nothing(), rows)
+
+    def _store_part(self, conn: Connection, part: InboundPart, now) -> None:  # noqa: ANN001
+        concat = part.concat
+        assert concat is not None
+        group = ((inbox_parts.c.sender == part.sender) & (inbox_parts.c.reference ==
+                 concat.reference) & (inbox_parts.c.total == concat.total))
+        existing = conn.execute(select(inbox_parts.c.dedup_key, inbox_parts.c.assembled)
+                                .where(group, inbox_parts.c.seq == concat.seq)).first()
+        if existing is not None:
+            same = part.dedup_key is None or existing.dedup_key == part.dedup_key
+            if same or not existing.assembled:
+                return  # the same part seen again
+            conn.execute(delete(inbox_parts).where(group))  # a new message reusing a reference
+        conn.execute(inbox_parts.insert().values(
+            channel=part.channel, sender=part.sender[:32], reference=concat.reference,
+            total=concat.total, seq=concat.seq, text=part.text, raw=part.raw,
+            received_at=part.received_at, stored_at=now, dedup_key=part.dedup_key,
+            assembled=False))
+        waiting = conn.scalar(select(func.count()).select_from(inbox_parts)
+                              .where(group, ~inbox_parts.c.assembled))
+        if waiting == concat.total:
+            self.assemble(conn, group, now)
+
+    def assemble(self, conn: Connection, group, now) -> None:  # noqa: ANN001
+        """Join a group's waiting parts (all of them, or what the timeout left) into a message."""
+        rows = conn.execute(select(inbox_parts).where(group, ~inbox_parts.c.assembled)
+                            .order_by(inbox_parts.c.seq)).all()
+        if not rows:
+            return
+        first = rows[0]
+        keys = [r.dedup_key for r in rows if r.dedup_key]
+        message = InboundPart(channel=first.channel, sender=first.sender, text="",
+                              received_at=max(r.received_at for r in rows))
+        self._insert_messages(conn, [self._row(
+            conn, message, "".join(r.text for r in rows), b"".join(r.raw or b"" for r in rows),
+            f"concat:{min(keys)}"[:120] if keys else None, now)])
+        conn.execute(update(inbox_parts).where(group, inbox_parts.c.dedup_key.is_not(None))
+                     .values(assembled=True, text="", raw=None))
+        conn.execute(delete(inbox_parts).where(group, inbox_parts.c.dedup_key.is_(None)))

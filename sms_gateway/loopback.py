@@ -1,0 +1,61 @@
+"""A transport that talks to the test or the console instead of a network."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Sequence
+
+from sms_gateway.clock import utc_now
+from sms_gateway.transport import (
+    InboundPart,
+    InboundSink,
+    LinkHealth,
+    OutboundMessage,
+    SendResult,
+    Transport,
+)
+
+
+class LoopbackTransport(Transport):
+    """Inbound by `inject`, outbound into `sent` (and to `on_send`, when given)."""
+
+    kind = "loopback"
+
+    def __init__(self, name: str = "loopback", on_send=None) -> None:  # noqa: ANN001
+        super().__init__(name)
+        self.sent: list[OutboundMessage] = []
+        self.on_send = on_send
+        self.fail_sends = False
+        self._sink: InboundSink | None = None
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def start(self, sink: InboundSink) -> None:
+        self._sink = sink
+
+    def stop(self) -> None:
+        self._sink = None
+
+    def inject(self, sender: str, text: str, **extra: object) -> None:
+        """Store one message as a transport would (raises StoreError when not stored)."""
+        self.inject_parts([InboundPart(self.channel, sender, text, utc_now(), **extra)])
+
+    def inject_parts(self, parts: Sequence[InboundPart]) -> None:
+        if self._sink is None:
+            raise RuntimeError("loopback transport is not started")
+        self._sink.store(parts)
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        if self.fail_sends:
+            return [SendResult(m.id, False, error="loopback told to fail") for m in messages]
+        with self._lock:
+            self.sent.extend(messages)
+            ids = [f"lb{next(self._ids)}" for _ in messages]
+        if self.on_send:
+            self.on_send(messages)
+        return [SendResult(m.id, True, transport_message_id=i) for m, i in zip(messages, ids,
+                                                                                 strict=True)]
+
+    def health(self) -> LinkHealth:
+        return LinkHealth(self.channel, self.kind, self._sink is not None)

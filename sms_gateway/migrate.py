@@ -1,0 +1,29 @@
+"""Schema migrations (Alembic), run by `permit-gateway db upgrade` and by `run` at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine
+
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def _alembic(engine: Engine, connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    with engine.begin() as connection:
+        command.upgrade(_alembic(engine, connection), revision)
+
+
+def new_revision(engine: Engine, message: str) -> None:
+    """For developers: write a migration from the difference between tables and database."""
+    with engine.begin() as connection:
+        command.revision(_alembic(engine, connection), message=message, autogenerate=True)

@@ -1,0 +1,12 @@
+"""Alembic environment: the engine comes from our config (see sms_gateway.migrate)."""
+
+from alembic import context
+
+import sms_gateway.schema  # noqa: F401  (registers the pipeline tables on the metadata)
+from permits.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata,
+                  render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,132 @@
+"""The outbox's state changes: claim for sending, record results and receipts, recover.
+
+pending -> sending -> sent -> delivered | failed;  pending -> expired (slot refunded).
+Sending is at-least-once: a row left in `sending` by a crash is sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
+
+from permits import ledger
+from sms_gateway.schema import outbox
+from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
+
+FINAL_RECEIPT_STATES = {"DELIVRD": "delivered", "UNDELIV": "failed", "EXPIRED": "failed",
+                        "REJECTD": "failed", "DELETED": "failed"}
+
+
+def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetime,
+          node: str) -> list[OutboundMessage]:
+    """Mark the next due rows of `channels` as sending; expire the ones too late to matter."""
+    query = (select(outbox.c.id, outbox.c.recipient, outbox.c.text, outbox.c.expires_at,
+                    outbox.c.permit_id, outbox.c.ussd_op, outbox.c.ussd_session)
+             .where(outbox.c.state == "pending", outbox.c.channel.in_(list(channels)),
+                    outbox.c.next_attempt_at <= now)
+             .order_by(outbox.c.priority.desc(), outbox.c.id)
+             .limit(limit))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query).all()
+    late = [r for r in rows if r.expires_at is not None and r.expires_at <= now]
+    expire(conn, late, now)
+    due = [r for r in rows if r.expires_at is None or r.expires_at > now]
+    if due:
+        conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in due]))
+                     .values(state="sending", claimed_by=node, updated_at=now,
+                             attempts=outbox.c.attempts + 1))
+    return [OutboundMessage(r.id, r.recipient, r.text, r.expires_at, r.ussd_op, r.ussd_session)
+            for r in due]
+
+
+def expire(conn: Connection, rows: Sequence[Row], now: dt.datetime) -> None:
+    """A permit reply that can no longer reach its holder in time: drop it, refund the slot."""
+    if not rows:
+        return
+    conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                 .values(state="expired", updated_at=now))
+    ledger.refund(conn, [r.permit_id for r in rows if r.permit_id])
+
+
+def record_results(conn: Connection, results: Iterable[SendResult], now: dt.datetime,
+                   max_attempts: int, retry_base_seconds: float) -> None:
+    """Write each send's outcome: sent, retry later with backoff, or failed for good."""
+    sent, retry, failed = [], [], []
+    attempts = dict(conn.execute(select(outbox.c.id, outbox.c.attempts)
+                                 .where(outbox.c.id.in_([r.id for r in results]))).all()) \
+        if (results := list(results)) else {}
+    for result in results:
+        if result.ok:
+            sent.append({"row_id": result.id, "mid": result.transport_message_id})
+        elif result.permanent or attempts.get(result.id, 0) >= max_attempts:
+            failed.append({"row_id": result.id, "error": (result.error or "")[:200]})
+        else:
+            delay = retry_base_seconds * 2 ** (attempts.get(result.id, 1) - 1)
+            retry.append({"row_id": result.id, "error": (result.error or "")[:200],
+                          "at": now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))})
+    by_id = outbox.c.id == bindparam("row_id")
+    if sent:
+        conn.execute(update(outbox).where(by_id).values(
+            state="sent", transport_message_id=bindparam("mid"), updated_at=now), sent)
+    if retry:
+        conn.execute(update(outbox).where(by_id).values(
+            state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("at"),
+            updated_at=now), retry)
+    if failed:
+        conn.execute(update(outbox).where(by_id).values(
+            state="failed", last_error=bindparam("error"), updated_at=now), failed)
+
+
+def apply_receipts(conn: Connection, receipts: Sequence[DeliveryReceipt],
+                   now: dt.datetime) -> int:
+    """Delivery receipts: the network's real word (DELIVRD is delivered, UNDELIV is not)."""
+    rows = [{"mid": r.message_id, "channel": r.channel, "dstate": r.state[:10],
+             "state": FINAL_RECEIPT_STATES.get(r.state, "sent"),
+             "error": (r.error or r.state)[:200]} for r in receipts]
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.transport_message_id == bindparam("mid"),
+               outbox.c.channel == bindparam("channel"),
+               outbox.c.state.in_(("sent", "sending", "delivered", "failed")))
+        .values(state=bindparam("state"), delivery_state=bindparam("dstate"),
+                last_error=bindparam("error"), updated_at=now),
+        rows,
+    )
+    return result.rowcount
+
+
+def recover(conn: Connection, now: dt.datetime, claim_timeout: dt.timedelta) -> int:
+    """Rows a crashed (or stuck) sender left in `sending` go back to pending: sent again."""
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.state == "sending", outbox.c.updated_at < now - claim_timeout)
+        .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now))
+    return result.rowcount
+
+
+def expire_due(conn: Connection, now: dt.datetime) -> int:
+    """Pending permit replies whose permit is over, even if no sender is running for them."""
+    rows = conn.execute(select(outbox.c.id, outbox.c.permit_id).where(
+        outbox.c.state == "pending", outbox.c.expires_at <= now)).all()
+    expire(conn, rows, now)
+    return len(rows)
+
+
+def reroute(conn: Connection, healthy: dict[str, list[str]], now: dt.datetime,
+            after: dt.timedelta) -> int:
+    """Replies waiting on a channel that is gone or down move to a healthy one of its kind."""
+    moved = 0
+    for kind, channels in healthy.items():
+        if not channels:
+            continue
+        stale = and_(outbox.c.state == "pending", outbox.c.channel.like(f"{kind}:%"),
+                     outbox.c.channel.not_in(channels),
+                     or_(outbox.c.created_at < now - after, outbox.c.attempts > 0))
+        result = conn.execute(update(outbox).where(stale).values(
+            channel=random.choice(channels), updated_at=now))
+        moved += result.rowcount
+    return moved

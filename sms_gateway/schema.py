@@ -1,0 +1,95 @@
+"""The pipeline's tables: inbox (with parts awaiting reassembly), outbox and link health.
+
+They share the ledger's MetaData so one Alembic history covers the whole database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from permits.schema import UtcDateTime, metadata
+
+inbox = Table(
+    "inbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(60), nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("raw", LargeBinary),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+    Column("dedup_key", String(120), unique=True),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("state", String(10), nullable=False, default="new"),
+    Column("outcome", String(20)),
+    Column("handled_at", UtcDateTime),
+    Column("ussd_op", Integer),
+    Column("ussd_session", String(64)),
+    Index(None, "state", "priority", "id"),
+    Index(None, "stored_at"),
+)
+
+# Parts of concatenated messages, kept until the last one arrives (or the timeout).
+inbox_parts = Table(
+    "inbox_parts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(60), nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("reference", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("raw", LargeBinary),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+    Column("dedup_key", String(120)),
+    Column("assembled", Boolean, nullable=False, default=False),
+    UniqueConstraint("sender", "reference", "total", "seq"),
+    Index(None, "stored_at"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("inbox_id", Integer),
+    Column("channel", String(60), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("state", String(10), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("permit_id", Integer),
+    Column("transport_message_id", String(80)),
+    Column("delivery_state", String(10)),
+    Column("last_error", String(200)),
+    Column("claimed_by", String(60)),
+    Column("ussd_op", Integer),
+    Column("ussd_session", String(64)),
+    Index(None, "state", "priority", "next_attempt_at"),
+    Index(None, "transport_message_id"),
+    Index(None, "recipient", "created_at"),
+)
+
+link_health = Table(
+    "link_health", metadata,
+    Column("channel", String(60), primary_key=True),
+    Column("node", String(60), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("up", Boolean, nullable=False),
+    Column("details", Text, nullable=False, default="{}"),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
