@@ -118,7 +118,7 @@ class Parser:
         numbered = self._numbered(rest)
         if named:
             return Parsed(ExitRequest(named), english)
-        if command == "exit" or numbered:
+        if command == "exit" or (numbered and numbered.reason):
             return Parsed(numbered or ExitRequest(None), english)
         if command == "help":
             return Parsed(HelpRequest(), english)

@@ -35,14 +35,16 @@ class UtcDateTime(TypeDecorator):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+    def process_bind_param(self, value: dt.datetime | None,
+                           dialect: object) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the ledger; use UTC-aware values")
         return value.astimezone(dt.UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+    def process_result_value(self, value: dt.datetime | None,
+                             dialect: object) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 

@@ -134,7 +134,8 @@ class _Batch:
         active = _active(held, self.now)
         if active:
             text = texts("active", code=codes.display(active.code),
-                         end=texts.time(active.valid_until), reason=self._reason_name(active, texts))
+                         end=texts.time(active.valid_until),
+                         reason=self._reason_name(active, texts))
             return self._reply(phone, text, "repeated", permit=active, district=district)
         slot = self._free_slot(held)
         if slot is None:
@@ -218,9 +219,9 @@ class _Batch:
         replies: tuple[Reply, ...] = ()
         if given < cap:
             self.replies_given[phone] += 1
-            replies = (Reply(to=phone, text=text,
-                             priority=OFFICER_PRIORITY if officer else 0,
-                             expires_at=permit.valid_until if kind == "issued" and permit else None),)
+            expires = permit.valid_until if kind == "issued" and permit else None
+            replies = (Reply(to=phone, text=text, priority=OFFICER_PRIORITY if officer else 0,
+                             expires_at=expires),)
         return Outcome(kind, replies, permit_id=permit.id if permit and permit.id else None,
                        reason=permit.reason if permit else reason, district_id=district,
                        officer=officer, permit_code=permit.code if permit else None)

@@ -71,7 +71,9 @@ def within_one_edit(a: str, b: str) -> bool:
 
 
 def similar(word: str, keyword: str) -> bool:
-    """Lenient equality: inflected endings, one typo, or a swap of neighbours."""
+    """Lenient equality: inflected endings, one typo, or a swap of neighbours.
+
+    Short keywords forgive less: four letters allow only a dropped letter or a swap."""
     if word == keyword:
         return True
     if len(keyword) < 4:
@@ -79,4 +81,6 @@ def similar(word: str, keyword: str) -> bool:
     stem = keyword[: max(4, len(keyword) - 2)]
     if word.startswith(stem) and len(word) - len(keyword) <= 3:
         return True
-    return len(keyword) >= 5 and within_one_edit(word, keyword)
+    if len(keyword) == 4 and len(word) == 4 and sorted(word) != sorted(keyword):
+        return False
+    return len(word) >= 3 and within_one_edit(word, keyword)

@@ -7,6 +7,9 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
 
 from permits import codes, phones, registry
 from permits.service import Rules
@@ -22,7 +25,7 @@ class CommandError(Exception):
     """A command that cannot do what was asked; its message is shown, exit code 1."""
 
 
-def _prepare(config: Config):  # noqa: ANN202
+def _prepare(config: Config) -> Engine:
     """The engine, with the schema up to date and the configured districts present."""
     engine = make_engine(config.database_url)
     migrate.upgrade(engine)
@@ -107,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
                                          " or ./config.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, func: Callable, parent=sub, **kwargs) -> argparse.ArgumentParser:  # noqa: ANN001
+    def command(name: str, func: Callable, parent: Any = sub,
+                **kwargs: Any) -> argparse.ArgumentParser:
         p = parent.add_parser(name, **kwargs)
         p.set_defaults(func=func)
         return p

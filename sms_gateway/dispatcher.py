@@ -6,6 +6,7 @@ records, outbox rows and the inbox rows' new state are committed together: one f
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ class Dispatcher:
         return BatchResult(len(rows), len(replies))
 
 
-def _outbox_rows(rows: Sequence[Row], outcomes: Sequence[Outcome], now) -> list[dict]:  # noqa: ANN001
+def _outbox_rows(rows: Sequence[Row], outcomes: Sequence[Outcome],
+                 now: dt.datetime) -> list[dict]:
     replies = []
     for row, outcome in zip(rows, outcomes, strict=True):
         for reply in outcome.replies:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from permits.service import Rules
 from sms_gateway import health, outbox
@@ -17,7 +17,7 @@ from sms_gateway.dispatcher import Dispatcher
 from sms_gateway.inbox import Inbox
 from sms_gateway.schema import inbox_parts
 from sms_gateway.sender import Sender
-from sms_gateway.transport import Transport
+from sms_gateway.transport import DeliveryReceipt, Transport
 from sms_gateway.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Gateway:
                 worker.wake()
         return result.messages
 
-    def _receipts(self, conn, receipts) -> None:  # noqa: ANN001
+    def _receipts(self, conn: Connection, receipts: Sequence[DeliveryReceipt]) -> None:
         outbox.apply_receipts(conn, receipts, self.clock())
 
     def _schedule(self) -> None:
@@ -100,7 +100,7 @@ class Gateway:
             for worker in self._sender_workers:
                 worker.wake()
 
-    def close_stale_parts(self, conn, now: dt.datetime) -> int:  # noqa: ANN001
+    def close_stale_parts(self, conn: Connection, now: dt.datetime) -> int:
         """Parts whose siblings never came: handle what arrived after the timeout."""
         limit = now - dt.timedelta(seconds=self.config.pipeline.reassembly_timeout_seconds)
         groups = conn.execute(

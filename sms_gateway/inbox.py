@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from permits.ledger import dialect_insert
@@ -108,7 +108,7 @@ class Inbox:
     def _insert_messages(conn: Connection, rows: list[dict]) -> None:
         conn.execute(dialect_insert(conn, inbox).on_conflict_do_nothing(), rows)
 
-    def _store_part(self, conn: Connection, part: InboundPart, now) -> None:  # noqa: ANN001
+    def _store_part(self, conn: Connection, part: InboundPart, now: dt.datetime) -> None:
         concat = part.concat
         assert concat is not None
         group = ((inbox_parts.c.sender == part.sender) & (inbox_parts.c.reference ==
@@ -130,7 +130,7 @@ class Inbox:
         if waiting == concat.total:
             self.assemble(conn, group, now)
 
-    def assemble(self, conn: Connection, group, now) -> None:  # noqa: ANN001
+    def assemble(self, conn: Connection, group: ColumnElement[bool], now: dt.datetime) -> None:
         """Join a group's waiting parts (all of them, or what the timeout left) into a message."""
         rows = conn.execute(select(inbox_parts).where(group, ~inbox_parts.c.assembled)
                             .order_by(inbox_parts.c.seq)).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sms_gateway.clock import utc_now
 from sms_gateway.transport import (
@@ -22,7 +22,8 @@ class LoopbackTransport(Transport):
 
     kind = "loopback"
 
-    def __init__(self, name: str = "loopback", on_send=None) -> None:  # noqa: ANN001
+    def __init__(self, name: str = "loopback",
+                 on_send: Callable[[Sequence[OutboundMessage]], None] | None = None) -> None:
         super().__init__(name)
         self.sent: list[OutboundMessage] = []
         self.on_send = on_send

@@ -93,10 +93,16 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def config(database_url) -> Config:
-    return from_dict({"database": {"url": database_url},
-                      "districts": [{"id": "kinel", "name": "Кинель", "enabled": True},
-                                    {"id": "samara", "name": "Самара", "enabled": False}]},
-                     base=ROOT)
+    return from_dict(
+        {
+            "database": {"url": database_url},
+            "districts": [
+                {"id": "kinel", "name": "Кинель", "enabled": True},
+                {"id": "samara", "name": "Самара", "enabled": False},
+            ],
+        },
+        base=ROOT,
+    )
 
 
 @pytest.fixture
@@ -116,10 +122,12 @@ def people(engine, clock):
     """Two Kinel residents, one in Samara (not switched on yet) and one officer."""
     import io
 
-    csv = ("phone,name,district\n"
-           f"{RESIDENT},Иванов Иван Иванович,kinel\n"
-           f"{NEIGHBOUR},Petrov Petr,kinel\n"
-           f"{SAMARA_RESIDENT},Сидорова Анна,samara\n")
+    csv = (
+        "phone,name,district\n"
+        f"{RESIDENT},Иванов Иван Иванович,kinel\n"
+        f"{NEIGHBOUR},Petrov Petr,kinel\n"
+        f"{SAMARA_RESIDENT},Сидорова Анна,samara\n"
+    )
     with engine.begin() as conn:
         registry.import_residents(conn, io.StringIO(csv), "RU", clock())
         registry.add_officer(conn, OFFICER, "Сержант Петров", "RU", clock())
@@ -132,8 +140,7 @@ def send(engine, rules, clock, people):
 
     def send(sender: str, text: str):
         with engine.begin() as conn:
-            [outcome] = rules.handle(conn, [Inbound(sender, text, "test:phone", clock())],
-                                     clock())
+            [outcome] = rules.handle(conn, [Inbound(sender, text, "test:phone", clock())], clock())
         return outcome
 
     return send

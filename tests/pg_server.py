@@ -42,20 +42,35 @@ class PostgresServer:
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        subprocess.run(
+            [*prefix, *command], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
 
     def start(self) -> None:
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres")
         data = self.folder / "data"
-        self._run(self.initdb, "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8",
-                  "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-                   f"-c unix_socket_directories={self.folder} -c fsync=off "
-                   f"-c max_connections=200 -c shared_buffers=128MB")
-        self._run(self.pg_ctl, "-D", str(data), "-o", options, "-l", str(self.folder / "log"),
-                  "-w", "-t", "60", "start")
+        self._run(
+            self.initdb, "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8", "--no-sync"
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+            f"-c unix_socket_directories={self.folder} -c fsync=off "
+            f"-c max_connections=200 -c shared_buffers=128MB"
+        )
+        self._run(
+            self.pg_ctl,
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as s:

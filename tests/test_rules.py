@@ -39,8 +39,7 @@ def test_a_resident_gets_a_permit_with_code_window_and_reason(send):
     codes.normalize(code_in(reply.text))
 
 
-def test_asking_again_while_valid_returns_the_same_permit_and_spends_nothing(send, engine,
-                                                                            clock):
+def test_asking_again_while_valid_returns_the_same_permit_and_spends_nothing(send, engine, clock):
     first = code_in(send(RESIDENT, "EXIT shop").replies[0].text)
     clock.advance(minutes=30)
     again = send(RESIDENT, "выход аптека")
@@ -96,9 +95,12 @@ def test_a_refunded_permit_gives_its_slot_back(send, engine, clock):
 
 
 def test_exempt_trips_need_no_permit_and_spend_nothing(send, engine):
-    for text, reason in [("выход мусор", "вынос мусора"), ("EXIT emergency", "emergency"),
-                         ("выход на работу", "работа"), ("выход ближайший магазин",
-                                                         "ближайший магазин")]:
+    for text, reason in [
+        ("выход мусор", "вынос мусора"),
+        ("EXIT emergency", "emergency"),
+        ("выход на работу", "работа"),
+        ("выход ближайший магазин", "ближайший магазин"),
+    ]:
         outcome = send(RESIDENT, text)
         assert outcome.kind == "exempt", text
         assert reason in outcome.replies[0].text
@@ -145,8 +147,13 @@ def test_officer_verifies_a_valid_permit_and_learns_who_what_until_when(send):
 def test_officer_check_accepts_bare_code_any_case_dashes_and_cyrillic_lookalikes(send):
     code = code_in(send(RESIDENT, "EXIT 1").replies[0].text)
     cyrillic = code.lower().translate(str.maketrans("abekmhopctyx", "авекмнорстух"))
-    for typed in (code, code.replace("-", ""), code.lower(), f"check {cyrillic}",
-                  " ".join(code.replace("-", ""))):
+    for typed in (
+        code,
+        code.replace("-", ""),
+        code.lower(),
+        f"check {cyrillic}",
+        " ".join(code.replace("-", "")),
+    ):
         assert send(OFFICER, typed).replies[0].text.startswith(("ДЕЙСТВУЕТ", "VALID")), typed
 
 
@@ -159,8 +166,11 @@ def test_verification_states_expired_revoked_not_yet_valid_unknown(send, engine,
     assert send(OFFICER, f"check {code}").replies[0].text.startswith("REVOKED")
     future = code_in(send(NEIGHBOUR, "EXIT 1").replies[0].text)
     with engine.begin() as conn:
-        conn.execute(update(permits).where(permits.c.code == future.replace("-", ""))
-                     .values(valid_from=clock() + dt.timedelta(hours=2)))
+        conn.execute(
+            update(permits)
+            .where(permits.c.code == future.replace("-", ""))
+            .values(valid_from=clock() + dt.timedelta(hours=2))
+        )
     assert send(OFFICER, f"check {future}").replies[0].text.startswith("NOT YET VALID")
     unknown = codes.display(codes.generate())
     assert send(OFFICER, f"проверка {unknown}").replies[0].text.startswith("НЕИЗВЕСТЕН")
@@ -205,11 +215,15 @@ def test_alphanumeric_senders_never_get_a_reply(send, engine):
 
 
 def test_every_reply_fits_one_sms(send, engine, clock):
-    texts = [send(RESIDENT, t).replies[0].text for t in
-             ("ВЫХОД 1", "ВЫХОД 1", "СТАТУС", "ВЫХОД", "ВЫХОД 99", "абв", "ВЫХОД мусор")]
-    texts += [send(STRANGER, "ВЫХОД 1").replies[0].text,
-              send(SAMARA_RESIDENT, "ВЫХОД 1").replies[0].text,
-              send(NEIGHBOUR, "ПРОВЕРКА K7MQ-3DXA").replies[0].text]
+    texts = [
+        send(RESIDENT, t).replies[0].text
+        for t in ("ВЫХОД 1", "ВЫХОД 1", "СТАТУС", "ВЫХОД", "ВЫХОД 99", "абв", "ВЫХОД мусор")
+    ]
+    texts += [
+        send(STRANGER, "ВЫХОД 1").replies[0].text,
+        send(SAMARA_RESIDENT, "ВЫХОД 1").replies[0].text,
+        send(NEIGHBOUR, "ПРОВЕРКА K7MQ-3DXA").replies[0].text,
+    ]
     clock.advance(minutes=61)
     send(RESIDENT, "ВЫХОД 1")
     clock.advance(minutes=61)
@@ -219,8 +233,10 @@ def test_every_reply_fits_one_sms(send, engine, clock):
 
 
 def test_english_replies_fit_gsm7_sms(send, clock):
-    texts = [send(RESIDENT, t).replies[0].text for t in
-             ("EXIT 1", "EXIT 1", "STATUS", "EXIT", "EXIT 99", "EXIT trash")]
+    texts = [
+        send(RESIDENT, t).replies[0].text
+        for t in ("EXIT 1", "EXIT 1", "STATUS", "EXIT", "EXIT 99", "EXIT trash")
+    ]
     for text in texts:
         assert len(text) <= 160, text
 
@@ -229,8 +245,11 @@ def test_long_names_and_districts_are_trimmed_to_fit_the_officers_sms(send, engi
     from permits.schema import residents
 
     with engine.begin() as conn:
-        conn.execute(update(residents).where(residents.c.phone == RESIDENT)
-                     .values(name="Константинопольский-Шереметьев Владимир Александрович"))
+        conn.execute(
+            update(residents)
+            .where(residents.c.phone == RESIDENT)
+            .values(name="Константинопольский-Шереметьев Владимир Александрович")
+        )
     code = code_in(send(RESIDENT, "ВЫХОД выгул собаки").replies[0].text)
     text = send(OFFICER, f"проверка {code}").replies[0].text
     assert text.startswith("ДЕЙСТВУЕТ") and len(text) <= 70 and "+7927***0001" in text
@@ -259,8 +278,10 @@ def test_a_batch_with_the_same_resident_twice_issues_one_permit(engine, rules, c
 def test_validity_comes_from_the_reason_when_it_has_its_own(engine, config, clock, people):
     from permits.messages import Inbound
 
-    reasons = tuple(dataclasses.replace(r, validity_minutes=30) if r.number == 3 else r
-                    for r in config.rules.reasons)
+    reasons = tuple(
+        dataclasses.replace(r, validity_minutes=30) if r.number == 3 else r
+        for r in config.rules.reasons
+    )
     rules = Rules(dataclasses.replace(config.rules, reasons=reasons))
     with engine.begin() as conn:
         [outcome] = rules.handle(conn, [Inbound(RESIDENT, "EXIT dog", "t", clock())], clock())

@@ -1,0 +1,266 @@
+"""One modem's life in one thread: open, configure, drain the SIM, react, send, recover.
+
+Everything touching the port happens in this thread, so notifications, sweeps, health polls
+and sends never interleave their commands.  An SMS leaves the SIM only after the sink
+committed it; a lost port or a silent modem ends the session and the port is reopened with
+exponential backoff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sms_gateway.encoding.errors import CodecError
+from sms_gateway.modem import pdu
+from sms_gateway.modem.at_events import Unsolicited
+from sms_gateway.modem.at_port import ATPort, Opener, open_serial
+from sms_gateway.modem.commands import ModemCommands, PinError
+from sms_gateway.modem.errors import CommandFailed, ModemError
+from sms_gateway.modem.masking import mask_number
+from sms_gateway.modem.receiving import Receiver
+from sms_gateway.modem.settings import ModemSettings
+from sms_gateway.modem.status import LinkState, ModemStatus
+from sms_gateway.transport import InboundSink, OutboundMessage, SendResult
+
+log = logging.getLogger(__name__)
+
+# +CMS ERROR codes that condemn the message itself, not the modem: another modem would fail
+# the same way.  1 unassigned number, 96 invalid mandatory information, 304/305 bad PDU/text.
+PERMANENT_CMS = frozenset({1, 96, 304, 305})
+
+
+@dataclass(frozen=True)
+class SendJob:
+    message: OutboundMessage
+    future: Future[SendResult]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ModemDriver:
+    """Owns one modem; `send` hands it work, `status` says how it is."""
+
+    def __init__(
+        self,
+        settings: ModemSettings,
+        channel: str,
+        sink: InboundSink,
+        on_change: Callable[[ModemStatus], None] = lambda status: None,
+        opener: Opener = open_serial,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self._receiver = Receiver(channel, settings.name, sink, self._count_received)
+        self._on_change = on_change
+        self._opener = opener
+        self._queue: queue.Queue[SendJob | Unsolicited | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._status = ModemStatus(settings.name)
+        self._status_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"modem {self.name}", daemon=True)
+        self._concat_reference = random.randrange(256)
+        self._failures = 0
+        self._pin_refused = False
+        self._reached_up = False
+
+    # -- the outside -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        self._thread.join(timeout=self.settings.command_timeout + 2)
+        self._fail_queued("modem stopped")
+
+    @property
+    def status(self) -> ModemStatus:
+        with self._status_lock:
+            return self._status
+
+    def healthy(self) -> bool:
+        return not self._stop.is_set() and self.status.healthy(utcnow())
+
+    def send(self, message: OutboundMessage) -> Future[SendResult]:
+        """Queue one message; the future holds its result (temporary when the modem is down)."""
+        future: Future[SendResult] = Future()
+        if not self.healthy():
+            future.set_result(SendResult(message.id, ok=False, error=f"modem {self.name} is down"))
+        else:
+            self._queue.put(SendJob(message, future))
+        return future
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self.settings.reconnect_min_seconds
+        while not self._stop.is_set():
+            port = None
+            try:
+                port = ATPort(
+                    self.settings.port, self.settings.baudrate, self._queue.put, self._opener
+                )
+                self._session(ModemCommands(port, self.settings))
+            except PinError as exc:
+                self._pin_refused = True
+                self._update(state=LinkState.FAILED, error=str(exc))
+                delay = self.settings.reconnect_max_seconds
+            except ModemError as exc:
+                log.warning("modem %s: %s; reopening in %.1f s", self.name, exc, delay)
+                self._update(state=LinkState.DOWN, error=str(exc))
+            except Exception as exc:  # a bug must not end the modem's thread
+                log.exception("modem %s: unexpected failure", self.name)
+                self._update(state=LinkState.DOWN, error=repr(exc))
+            finally:
+                if port is not None:
+                    port.close()
+                self._fail_queued(f"modem {self.name} went down")
+            if self._reached_up:  # it worked until it broke: try again soon
+                delay = self.settings.reconnect_min_seconds
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.settings.reconnect_max_seconds)
+        self._update(state=LinkState.STOPPED)
+
+    def _session(self, commands: ModemCommands) -> None:
+        self._reached_up = False
+        commands.handshake()
+        identity = commands.identify()
+        used, total = commands.configure(None if self._pin_refused else self.settings.pin)
+        self._update(
+            state=LinkState.UP,
+            model=f"{identity.manufacturer} {identity.model}".strip(),
+            sim_used=used,
+            sim_total=total,
+            error=None,
+            last_seen=utcnow(),
+        )
+        self._reached_up = True
+        log.info("modem %s up: %s, SIM %d/%d", self.name, identity.model, used, total)
+        self._poll(commands)
+        next_poll = time.monotonic() + self.settings.poll_seconds
+        while not self._stop.is_set():
+            if commands.port.lost:
+                raise ModemError("port lost")
+            try:
+                item = self._queue.get(timeout=max(0.0, next_poll - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if isinstance(item, SendJob):
+                self._send(commands, item)
+            elif isinstance(item, Unsolicited):
+                self._receiver.notice(commands, item)
+            if time.monotonic() >= next_poll:
+                self._poll(commands)
+                next_poll = time.monotonic() + self.settings.poll_seconds
+
+    def _poll(self, commands: ModemCommands) -> None:
+        """Health figures, then a sweep of the SIM (the fallback for a missed +CMTI)."""
+        rssi, registration = commands.signal(), commands.registration()
+        used, total = commands.select_storage()
+        self._update(
+            signal_rssi=rssi,
+            registration=registration,
+            sim_used=used,
+            sim_total=total,
+            last_seen=utcnow(),
+        )
+        self._receiver.sweep(commands)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _send(self, commands: ModemCommands, job: SendJob) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        message = job.message
+        try:
+            parts = pdu.encode_submit(
+                message.to,
+                message.text,
+                reference=self._next_concat_reference(),
+                validity_minutes=_validity_minutes(message.expires_at),
+                status_report=self.settings.status_reports,
+            )
+        except (CodecError, ValueError) as exc:
+            job.future.set_result(_failed(message, f"cannot encode: {exc}", permanent=True))
+            return
+        try:
+            for part in parts:
+                reference = commands.submit(part)
+        except CommandFailed as exc:
+            permanent = exc.code in PERMANENT_CMS and exc.error.kind.name == "CMS"
+            job.future.set_result(_failed(message, f"{self.name}: {exc}", permanent))
+            if not permanent:
+                self._note_failure()
+            return
+        except ModemError as exc:
+            job.future.set_result(_failed(message, f"{self.name}: {exc}", permanent=False))
+            self._note_failure()
+            raise
+        self._failures = 0
+        transport_id = f"{self.name}:{reference}"
+        log.info(
+            "modem %s sent #%d to %s in %d part(s) as %s",
+            self.name,
+            message.id,
+            mask_number(message.to),
+            len(parts),
+            transport_id,
+        )
+        self._update(sent=self.status.sent + 1, last_seen=utcnow())
+        job.future.set_result(SendResult(message.id, ok=True, transport_message_id=transport_id))
+
+    def _note_failure(self) -> None:
+        self._failures += 1
+        self._update(failed=self.status.failed + 1)
+        if self._failures >= self.settings.failures_before_rest:
+            self._failures = 0
+            until = utcnow() + dt.timedelta(seconds=self.settings.rest_seconds)
+            log.warning("modem %s failed sends; resting until %s", self.name, until.isoformat())
+            self._update(rested_until=until)
+
+    def _next_concat_reference(self) -> int:
+        self._concat_reference = (self._concat_reference + 1) % 256
+        return self._concat_reference
+
+    def _fail_queued(self, reason: str) -> None:
+        """Sends waiting here go back to the pool; notifications are re-found by the sweep."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, SendJob) and item.future.set_running_or_notify_cancel():
+                item.future.set_result(_failed(item.message, reason, permanent=False))
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _count_received(self, count: int) -> None:
+        self._update(received=self.status.received + count, last_seen=utcnow())
+
+    def _update(self, **changes: object) -> None:
+        with self._status_lock:
+            self._status = dataclasses.replace(self._status, **changes)  # type: ignore[arg-type]
+            status = self._status
+        self._on_change(status)
+
+
+def _validity_minutes(expires_at: dt.datetime | None) -> int | None:
+    if expires_at is None:
+        return None
+    return max(5, int((expires_at - utcnow()).total_seconds() // 60))
+
+
+def _failed(message: OutboundMessage, error: str, permanent: bool) -> SendResult:
+    return SendResult(message.id, ok=False, error=error, permanent=permanent)

@@ -1,0 +1,63 @@
+"""Turning what a SIM holds into the pipeline's values: parts with an identity, and receipts.
+
+The dedup key is what makes delete-after-commit safe: a crash between the commit and
+AT+CMGD leaves the SMS on the SIM, it is read again after the restart, gets the same key
+and the pipeline stores it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sms_gateway.modem.pdu import Deliver, StatusReport
+from sms_gateway.transport import DeliveryReceipt, InboundPart
+
+# TP-ST (23.040 §9.2.3.15) values that name a final failure more precisely than UNDELIV.
+_EXPIRED, _DELETED_BY_SENDER, _DELETED_BY_SC = 0x46, 0x47, 0x48
+
+
+def dedup_key(message: Deliver) -> str:
+    """Sender + SMSC time stamp (+ concatenation reference/total/seq): the SMS's identity."""
+    stamp = message.timestamp.isoformat()
+    concat = message.concat
+    where = f"{concat.reference}/{concat.total}/{concat.seq}" if concat else "-"
+    return f"{message.sender}|{stamp}|{where}"
+
+
+def to_part(channel: str, message: Deliver, received_at: dt.datetime) -> InboundPart:
+    return InboundPart(
+        channel=channel,
+        sender=message.sender,
+        text=message.text,
+        received_at=received_at,
+        dedup_key=dedup_key(message),
+        concat=message.concat,
+        raw=message.raw,
+    )
+
+
+def message_id(modem: str, reference: int) -> str:
+    """A sent part's id: its TP-MR, which only the modem that sent it can interpret."""
+    return f"{modem}:{reference}"
+
+
+def to_receipt(channel: str, modem: str, report: StatusReport) -> DeliveryReceipt:
+    return DeliveryReceipt(
+        channel=channel,
+        message_id=message_id(modem, report.reference),
+        state=receipt_state(report),
+        error=None if report.delivered else f"TP-ST 0x{report.status:02X}",
+    )
+
+
+def receipt_state(report: StatusReport) -> str:
+    """The SMPP-style state names the outbox uses (DELIVRD, ENROUTE, EXPIRED, ...)."""
+    if report.delivered:
+        return "DELIVRD"
+    if not report.final:
+        return "ENROUTE"
+    if report.status == _EXPIRED:
+        return "EXPIRED"
+    if report.status in (_DELETED_BY_SENDER, _DELETED_BY_SC):
+        return "DELETED"
+    return "UNDELIV"
