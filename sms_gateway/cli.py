@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -104,6 +105,12 @@ def cmd_simulate(config: Config, args: argparse.Namespace) -> None:
         print(reply)
 
 
+def cmd_run(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.runner import run
+
+    run(config, _prepare(config), node=args.node)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="permit-gateway", description=__doc__)
     parser.add_argument("--config", help="configuration file (default: $PERMIT_GATEWAY_CONFIG"
@@ -143,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     sim = command("simulate", cmd_simulate, help="handle one SMS and print the replies")
     sim.add_argument("--from", dest="sender", required=True, help="the sender's number")
     sim.add_argument("text")
+
+    run = command("run", cmd_run, help="run the gateway: transports, pipeline, scheduler")
+    run.add_argument("--node", default=socket.gethostname(), help="this node's name")
     return parser
 
 

@@ -2,7 +2,6 @@
 
 from alembic import context
 
-import sms_gateway.schema  # noqa: F401  (registers the pipeline tables on the metadata)
 from permits.schema import metadata
 
 connection = context.config.attributes["connection"]

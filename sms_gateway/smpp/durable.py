@@ -1,0 +1,43 @@
+"""The durability rule for deliver_sm: commit first, acknowledge after, refuse on failure.
+
+Everything one socket read produced is stored with one call (one transaction, one fsync) and
+answered with one write; a batch the sink could not commit is answered ESME_RX_T_APPN, so
+the SMSC delivers it again rather than believing we have it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sms_gateway.smpp.events import Received
+from sms_gateway.smpp.status import Status
+from sms_gateway.transport import DeliveryReceipt, InboundPart, InboundSink, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def store_and_acknowledge(
+    sink: InboundSink, received: Sequence[Received]
+) -> list[tuple[int, list[int]]]:
+    """Store parts and receipts (one call each); the status to answer each group with."""
+    parts = [event for event in received if isinstance(event.item, InboundPart)]
+    receipts = [event for event in received if isinstance(event.item, DeliveryReceipt)]
+    answers = []
+    for group, store in ((parts, sink.store), (receipts, sink.receipts)):
+        if group:
+            status = _commit(store, [event.item for event in group])
+            answers.append((status, [event.sequence for event in group]))
+    return answers
+
+
+def _commit(store: Callable[[list], None], items: list) -> int:
+    try:
+        store(items)
+    except StoreError as exc:
+        log.warning("smpp: %d inbound items not stored, SMSC will redeliver: %s", len(items), exc)
+        return Status.TEMPORARY_APP_ERROR
+    except Exception:  # a failing sink must not take the link down: the SMSC redelivers
+        log.exception("smpp: sink failed on %d inbound items", len(items))
+        return Status.TEMPORARY_APP_ERROR
+    return Status.OK
