@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
 
 from permits import ledger
-from sms_gateway.schema import outbox
+from sms_gateway.schema import delivery_receipts, outbox
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
 
 FINAL_RECEIPT_STATES = {"DELIVRD": "delivered", "UNDELIV": "failed", "EXPIRED": "failed",
@@ -72,6 +72,7 @@ def record_results(conn: Connection, results: Iterable[SendResult], now: dt.date
     if sent:
         conn.execute(update(outbox).where(by_id).values(
             state="sent", transport_message_id=bindparam("mid"), updated_at=now), sent)
+        _apply_early_receipts(conn, [row["mid"] for row in sent if row["mid"]], now)
     if retry:
         conn.execute(update(outbox).where(by_id).values(
             state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("at"),
@@ -83,20 +84,41 @@ def record_results(conn: Connection, results: Iterable[SendResult], now: dt.date
 
 def apply_receipts(conn: Connection, receipts: Sequence[DeliveryReceipt],
                    now: dt.datetime) -> int:
-    """Delivery receipts: the network's real word (DELIVRD is delivered, UNDELIV is not)."""
-    rows = [{"mid": r.message_id, "channel": r.channel, "dstate": r.state[:10],
-             "state": FINAL_RECEIPT_STATES.get(r.state, "sent"),
+    """Delivery receipts: the network's real word (DELIVRD is delivered, UNDELIV is not).
+
+    Every receipt is kept, so one that overtakes our own record of the send (a fast SMSC)
+    is applied when `record_results` writes the message id."""
+    if not receipts:
+        return 0
+    conn.execute(delivery_receipts.insert(), [
+        {"channel": r.channel, "message_id": r.message_id[:80], "state": r.state[:10],
+         "error": (r.error or "")[:200], "received_at": now} for r in receipts])
+    return _apply(conn, receipts, now)
+
+
+def _apply(conn: Connection, receipts: Sequence[DeliveryReceipt], now: dt.datetime) -> int:
+    rows = [{"mid": r.message_id, "via": r.channel, "dstate": r.state[:10],
+             "outcome": FINAL_RECEIPT_STATES.get(r.state, "sent"),
              "error": (r.error or r.state)[:200]} for r in receipts]
     result = conn.execute(
         update(outbox)
         .where(outbox.c.transport_message_id == bindparam("mid"),
-               outbox.c.channel == bindparam("channel"),
-               outbox.c.state.in_(("sent", "sending", "delivered", "failed")))
-        .values(state=bindparam("state"), delivery_state=bindparam("dstate"),
+               outbox.c.channel == bindparam("via"),
+               outbox.c.state != "pending", outbox.c.state != "expired")
+        .values(state=bindparam("outcome"), delivery_state=bindparam("dstate"),
                 last_error=bindparam("error"), updated_at=now),
         rows,
     )
     return result.rowcount
+
+
+def _apply_early_receipts(conn: Connection, message_ids: list[str], now: dt.datetime) -> None:
+    early = conn.execute(select(delivery_receipts.c.channel, delivery_receipts.c.message_id,
+                                delivery_receipts.c.state, delivery_receipts.c.error)
+                         .where(delivery_receipts.c.message_id.in_(message_ids))
+                         .order_by(delivery_receipts.c.id)).all()
+    if early:
+        _apply(conn, [DeliveryReceipt(*row) for row in early], now)
 
 
 def recover(conn: Connection, now: dt.datetime, claim_timeout: dt.timedelta) -> int:

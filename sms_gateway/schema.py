@@ -84,6 +84,19 @@ outbox = Table(
     Index(None, "recipient", "created_at"),
 )
 
+# Every delivery receipt as it came, so one that overtakes our record of the send still counts.
+delivery_receipts = Table(
+    "delivery_receipts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(60), nullable=False),
+    Column("message_id", String(80), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("error", String(200)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "message_id"),
+    Index(None, "received_at"),
+)
+
 link_health = Table(
     "link_health", metadata,
     Column("channel", String(60), primary_key=True),

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from permits.schema import metadata
+from sms_gateway.schema import metadata  # the ledger's metadata, with the pipeline's tables
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata,

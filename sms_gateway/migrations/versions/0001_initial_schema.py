@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:17:17.254209
+Create Date: 2026-11-25 17:30:22.652049
 
 """
 from typing import Sequence, Union
@@ -20,6 +20,19 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
+    op.create_table('delivery_receipts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=60), nullable=False),
+    sa.Column('message_id', sa.String(length=80), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('error', sa.String(length=200), nullable=True),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_receipts'))
+    )
+    with op.batch_alter_table('delivery_receipts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_delivery_receipts_message_id'), ['message_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delivery_receipts_received_at'), ['received_at'], unique=False)
+
     op.create_table('districts',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
@@ -217,3 +230,8 @@ def downgrade() -> None:
 
     op.drop_table('inbox')
     op.drop_table('districts')
+    with op.batch_alter_table('delivery_receipts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_delivery_receipts_received_at'))
+        batch_op.drop_index(batch_op.f('ix_delivery_receipts_message_id'))
+
+    op.drop_table('delivery_receipts')

@@ -1,0 +1,248 @@
+"""The durable pipeline with the loopback transport: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from permits import registry
+from permits.schema import permits
+from sms_gateway.gateway import Gateway
+from sms_gateway.loopback import LoopbackTransport
+from sms_gateway.schema import inbox, inbox_parts, outbox
+from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreError
+from tests.conftest import OFFICER, RESIDENT, ROOT, STRANGER
+
+
+def wait_for(condition, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def count(engine, table, *where) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(table).where(*where))
+
+
+@pytest.fixture
+def loopback():
+    return LoopbackTransport("test")
+
+
+@pytest.fixture
+def gateway(config, engine, people, loopback):
+    gateway = Gateway(config, engine, [loopback])
+    gateway.start()
+    yield gateway
+    gateway.stop()
+
+
+def test_a_request_is_stored_decided_and_its_reply_sent(gateway, loopback, engine):
+    loopback.inject(RESIDENT, "ВЫХОД магазин")
+    [reply] = wait_for(lambda: loopback.sent)
+    assert reply.to == RESIDENT and reply.text.startswith("ПРОПУСК")
+    wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 1)
+    assert count(engine, inbox, inbox.c.state == "done", inbox.c.outcome == "issued") == 1
+
+
+def test_a_batch_that_cannot_be_stored_is_not_acknowledged(config, engine, people, loopback):
+    gateway = Gateway(config, engine, [loopback])
+    loopback.start(gateway.inbox)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE inbox"))
+    with pytest.raises(StoreError):
+        loopback.inject(RESIDENT, "ВЫХОД магазин")
+
+
+def test_multipart_requests_are_reassembled_in_any_order_and_across_restarts(
+        config, engine, people, loopback):
+    now = dt.datetime.now(dt.UTC)
+    parts = [InboundPart("loopback:test", RESIDENT, piece, now, concat=Concat(77, 3, seq))
+             for seq, piece in ((3, "агазин"), (1, "ВЫХОД "), (2, "м"))]
+    first = Gateway(config, engine, [loopback])
+    loopback.start(first.inbox)
+    loopback.inject_parts(parts[:2])
+    assert count(engine, inbox_parts) == 2 and count(engine, inbox) == 0
+    second = Gateway(config, engine, [loopback])  # a restart: only the database remains
+    loopback.start(second.inbox)
+    loopback.inject_parts(parts[2:])
+    assert second.dispatcher.run_once().messages == 1
+    with engine.connect() as conn:
+        assert conn.scalar(select(inbox.c.text)) == "ВЫХОД магазин"
+    assert count(engine, permits) == 1
+
+
+def test_the_same_sim_message_stored_twice_is_one_message(config, engine, people, loopback):
+    gateway = Gateway(config, engine, [loopback])
+    loopback.start(gateway.inbox)
+    now = dt.datetime.now(dt.UTC)
+    single = InboundPart("loopback:test", RESIDENT, "ВЫХОД 1", now, dedup_key="m1:ts1")
+    parts = [InboundPart("loopback:test", RESIDENT, t, now, dedup_key=f"m1:ts2:{i}",
+                         concat=Concat(9, 2, i)) for i, t in ((1, "ВЫХОД "), (2, "2"))]
+    for _ in range(2):  # e.g. a crash between commit and deleting from the SIM
+        loopback.inject_parts([single, *parts])
+    assert count(engine, inbox) == 2
+
+
+def test_parts_whose_siblings_never_come_are_handled_after_the_timeout(config, engine, people,
+                                                                      loopback, clock):
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+    loopback.inject_parts([InboundPart("loopback:test", RESIDENT, "ВЫХОД 1", clock(),
+                                       concat=Concat(5, 2, 1))])
+    gateway.maintain()
+    assert count(engine, inbox) == 0
+    clock.advance(seconds=config.pipeline.reassembly_timeout_seconds + 1)
+    gateway.maintain()
+    assert count(engine, inbox) == 1
+
+
+def test_an_expired_unsent_permit_reply_is_dropped_and_its_slot_refunded(
+        config, engine, people, loopback, clock):
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+    loopback.fail_sends = True
+    loopback.inject(RESIDENT, "ВЫХОД 1")
+    gateway.dispatcher.run_once()
+    gateway.senders[0].run_once()
+    assert count(engine, outbox, outbox.c.state == "pending", outbox.c.attempts == 1) == 1
+    clock.advance(minutes=61)
+    gateway.maintain()
+    assert count(engine, outbox, outbox.c.state == "expired") == 1
+    with engine.connect() as conn:
+        assert conn.scalar(select(permits.c.state)) == "refunded"
+    loopback.fail_sends = False
+    for _ in range(2):  # both of today's slots are free again
+        loopback.inject(RESIDENT, "ВЫХОД 1")
+        gateway.dispatcher.run_once()
+        clock.advance(minutes=61)
+    assert count(engine, permits, permits.c.state == "issued") == 2
+
+
+def test_officers_overtake_a_queued_flood(config, engine, people, loopback, clock):
+    with engine.begin() as conn:
+        csv = "phone,name,district\n" + "".join(f"+7927100{n:04d},R {n},kinel\n"
+                                                for n in range(600))
+        registry.import_residents(conn, io.StringIO(csv), "RU", clock())
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    gateway.dispatcher.batch_size = 100
+    loopback.start(gateway.inbox)
+    loopback.inject_parts([InboundPart("loopback:test", f"+7927100{n:04d}", "ВЫХОД 1", clock())
+                           for n in range(600)])
+    loopback.inject(OFFICER, "ПРОВЕРКА K7MQ-3DXA")
+    gateway.dispatcher.run_once()
+    with engine.connect() as conn:
+        assert conn.scalar(select(inbox.c.state).where(inbox.c.sender == OFFICER)) == "done"
+    while gateway.dispatcher.run_once().messages:
+        pass
+    gateway.senders[0].batch_size = 50
+    gateway.senders[0].run_once()
+    assert loopback.sent[0].to == OFFICER
+
+
+def test_an_automatic_sender_cannot_start_a_reply_loop(config, engine, people, clock):
+    robot = LoopbackTransport("robot")
+    robot.on_send = lambda messages: [robot.inject(m.to, f"Auto-reply: {m.text}")
+                                      for m in messages]
+    gateway = Gateway(config, engine, [robot], clock=clock)
+    robot.start(gateway.inbox)
+    robot.inject(STRANGER, "hello")
+    for _ in range(50):
+        gateway.dispatcher.run_once()
+        gateway.senders[0].run_once()
+    assert len(robot.sent) == config.rules.replies_per_hour
+
+
+def test_operator_service_messages_get_no_reply(gateway, loopback, engine):
+    loopback.inject("MegaFon", "Ваш баланс: 10 руб. Пополните счёт")
+    wait_for(lambda: count(engine, inbox, inbox.c.state == "done") == 1)
+    assert count(engine, outbox) == 0
+
+
+def test_delivery_receipts_record_the_real_outcome(gateway, loopback, engine):
+    loopback.inject(RESIDENT, "ВЫХОД 1")
+    loopback.inject(STRANGER, "ВЫХОД 1")
+    wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 2)
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(outbox.c.recipient, outbox.c.transport_message_id)).all())
+    gateway.inbox.receipts([DeliveryReceipt("loopback:test", ids[RESIDENT], "DELIVRD"),
+                            DeliveryReceipt("loopback:test", ids[STRANGER], "UNDELIV", "err:1")])
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(outbox.c.recipient, outbox.c.state)).all())
+    assert states == {RESIDENT: "delivered", STRANGER: "failed"}
+
+
+def test_failed_sends_are_retried_with_backoff_then_marked_failed(config, engine, people,
+                                                                 loopback, clock):
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+    loopback.fail_sends = True
+    loopback.inject(STRANGER, "hello")
+    gateway.dispatcher.run_once()
+    for _ in range(config.pipeline.send_attempts):
+        gateway.senders[0].run_once()
+        clock.advance(hours=2)
+    with engine.connect() as conn:
+        row = conn.execute(select(outbox.c.state, outbox.c.attempts, outbox.c.last_error)).one()
+    assert row.state == "failed" and row.attempts == config.pipeline.send_attempts
+    assert "fail" in row.last_error
+
+
+def test_replies_for_a_channel_that_went_away_move_to_a_healthy_one(config, engine, people,
+                                                                   clock):
+    old, new = LoopbackTransport("old"), LoopbackTransport("new")
+    gateway = Gateway(config, engine, [new], clock=clock)
+    old.start(gateway.inbox)
+    new.start(gateway.inbox)
+    old.inject(RESIDENT, "ВЫХОД 1")
+    gateway.dispatcher.run_once()
+    clock.advance(seconds=31)
+    gateway.maintain()
+    gateway.senders[0].run_once()
+    assert [m.to for m in new.sent] == [RESIDENT]
+
+
+def _crash(database_url: str, stage: str, count_: int) -> None:
+    child = subprocess.Popen([sys.executable, "-m", "tests.pipeline_child", database_url, stage,
+                              str(count_)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == stage
+        time.sleep(0.2)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+
+
+@pytest.mark.parametrize("stage", ["stored", "sending"])
+def test_a_crash_loses_nothing_and_issues_no_second_permit(stage, database_url, config, engine,
+                                                           people, loopback):
+    with engine.begin() as conn:
+        csv = "phone,name,district\n" + "".join(f"+7927{n:07d},R {n},kinel\n" for n in range(50))
+        registry.import_residents(conn, io.StringIO(csv), "RU", dt.datetime.now(dt.UTC))
+    _crash(database_url, stage, 50)
+    assert count(engine, inbox) == 50
+    quick = dataclasses.replace(config, pipeline=dataclasses.replace(
+        config.pipeline, claim_timeout_seconds=1))
+    gateway = Gateway(quick, engine, [LoopbackTransport("crash"), loopback])
+    time.sleep(1.1)
+    gateway.start()
+    gateway.maintain()  # as the scheduler does: rows left in `sending` are sent again
+    try:
+        wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 50)
+    finally:
+        gateway.stop()
+    assert count(engine, permits) == 50
+    assert count(engine, inbox, inbox.c.state == "done") == 50
