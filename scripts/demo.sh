@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the service on its embedded default: SQLite next to config.toml and a simulated GSM
+# modem on a pseudo-terminal. No hardware, no server to install. Ctrl-C stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q -e .
+export PATH="$PWD/.venv/bin:$PATH"
+
+permit-gateway db upgrade
+permit-gateway residents import demo/residents.csv
+permit-gateway officers add +79370000099 --name "Демо Офицер"
+
+python tools/sim_modem.py --link data/modem0 --control 127.0.0.1:8025 &
+simulator=$!
+trap 'kill $simulator 2>/dev/null' EXIT
+cat <<'HOWTO'
+
+  The gateway is starting with a simulated modem. Send it an SMS from another terminal:
+    curl -s -X POST 127.0.0.1:8025/inject -d '{"sender": "+79270000001", "text": "ВЫХОД магазин"}'
+  and read what it sent back:
+    curl -s 127.0.0.1:8025/sent
+
+HOWTO
+permit-gateway run

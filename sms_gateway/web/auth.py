@@ -1,0 +1,98 @@
+"""Login, logout, and the rule that every page but a few public ones needs a logged-in operator."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import (Blueprint, Flask, abort, current_app, g, redirect, render_template, request,
+                   session, url_for)
+from werkzeug.wrappers import Response
+
+from sms_gateway.web import audit, csrf, throttle
+from sms_gateway.web.context import now, reading, writing
+from sms_gateway.web.operators import (MAX_PASSWORD, active_operator, authenticate,
+                                       canonical_username)
+
+bp = Blueprint("auth", __name__)
+View = TypeVar("View", bound=Callable)
+_USER_KEY = "operator"
+
+
+def public(view: View) -> View:
+    """Reachable without login (health checks, metrics scrapers, the USSD gateway)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def operator_name() -> str:
+    return g.operator.username
+
+
+def _require_login() -> Response | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.endpoint == "static" or getattr(view, "public", False):
+        return None
+    username = session.get(_USER_KEY)
+    if username:
+        with reading() as conn:
+            g.operator = active_operator(conn, username)
+        if g.operator:
+            return None
+        session.clear()
+    if request.method != "GET":
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: `next=https://evil.example` must not become an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("status.page")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    username = canonical_username(request.form.get("username", ""))[:60]
+    password = request.form.get("password", "")[:MAX_PASSWORD]
+    address = request.remote_addr or "?"
+    moment = now()
+    with writing() as conn:
+        wait = throttle.wait_left(conn, username, address, moment)
+        if wait:
+            seconds = math.ceil(wait.total_seconds())
+            return render_template("login.html", error=f"Too many failed logins. Try again in"
+                                   f" {seconds} s.", next=request.form.get("next", "")), 429
+        operator = authenticate(conn, username, password) if username else None
+        if operator is None:
+            throttle.failed(conn, username, address, moment)
+            audit.record(conn, username or "?", "login_failed", f"from {address}", moment)
+        else:
+            throttle.succeeded(conn, username, address)
+            audit.record(conn, operator.username, "login", f"from {address}", moment)
+    if operator is None:
+        return render_template("login.html", error="Wrong username or password.",
+                               next=request.form.get("next", "")), 401
+    session.clear()
+    session.permanent = True
+    session[_USER_KEY] = operator.username
+    csrf.renew()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    with writing() as conn:
+        audit.record(conn, operator_name(), "logout", "", now())
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+def init(app: Flask) -> None:
+    app.before_request(_require_login)
+    app.register_blueprint(bp)

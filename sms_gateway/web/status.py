@@ -1,0 +1,43 @@
+"""The status page: what an operator on duty needs to see at a glance, refreshed every 15 s."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, render_template
+
+from sms_gateway.web import chart, figures
+from sms_gateway.web.context import reading, services
+
+bp = Blueprint("status", __name__)
+CHART_MINUTES = 180
+REFRESH_SECONDS = 15
+
+
+@bp.route("/")
+def page() -> str:
+    svc = services()
+    now = svc.clock()
+    today = svc.rules.local_day(now)
+    with reading() as conn:
+        received, sent = figures.per_minute(conn, now - dt.timedelta(minutes=CHART_MINUTES))
+        view = {
+            "links": figures.links(conn, now),
+            "depths": figures.queue_depths(conn),
+            "oldest": figures.oldest_waiting(conn, now),
+            "finished": _by_state(figures.outbox_finished(conn, svc.day_start(now))),
+            "outcomes": figures.day_outcomes(conn, today),
+            "checks": figures.verification_outcomes(conn, svc.day_start(now)),
+            "errors": figures.recent_errors(conn),
+        }
+    view["chart"] = chart.throughput(received, sent, now, CHART_MINUTES, svc.zone)
+    return render_template("status.html", today=today, refresh=REFRESH_SECONDS,
+                           reasons={r.number: r.name(svc.rules.settings.language)
+                                    for r in svc.rules.settings.reasons}, **view)
+
+
+def _by_state(rows: list[tuple[str, str, int]]) -> dict[str, int]:
+    totals = {state: 0 for state in figures.FINISHED_OUT}
+    for _channel, state, count in rows:
+        totals[state] += count
+    return totals
