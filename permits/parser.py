@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from permits import codes
@@ -102,8 +103,10 @@ class Parser:
 
     def __init__(self, reasons: tuple[Reason, ...]) -> None:
         self._reasons = ReasonMatcher(reasons)
+        # Floods repeat a handful of texts ("ВЫХОД магазин"): parse each once.
+        self.parse = functools.lru_cache(maxsize=20_000)(self._parse)
 
-    def parse(self, text: str) -> Parsed:
+    def _parse(self, text: str) -> Parsed:
         tokens = fold(text)
         command = _command_of(tokens[0]) if tokens and not tokens[0].isdigit() else None
         english = self._english(text, command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -14,6 +15,7 @@ class PhoneError(ValueError):
     """Not a phone number we can use."""
 
 
+@functools.lru_cache(maxsize=100_000)
 def normalize(raw: str, country: str = "RU") -> str:
     """E.164 (`+79271234567`) from any common spelling; raises PhoneError."""
     text = raw.strip()

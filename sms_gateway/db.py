@@ -7,9 +7,10 @@ except on connections marked read-only, which must never hold the write lock.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 READ_ONLY = {"readonly": True}
@@ -42,9 +43,27 @@ def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:
-        readonly = conn.get_execution_options().get("readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+    # Threads of one process queue for the write lock here, woken at once when it is free;
+    # SQLite's own busy handler polls with sleeps of up to 100 ms, which starves the unlucky.
+    writer = threading.Lock()
 
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("readonly", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        writer.acquire()
+        conn.info["holds_writer"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn)
+            raise
+
+    def _release(conn: Connection) -> None:
+        if conn.info.pop("holds_writer", False):
+            writer.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
     return engine

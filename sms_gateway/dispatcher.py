@@ -30,11 +30,16 @@ class BatchResult:
 
 
 def claim(conn: Connection, limit: int) -> list[Row]:
-    """The next new inbox rows, officers' first; skipped by other nodes while we hold them."""
+    """The next new inbox rows, skipped by other nodes while we hold them.
+
+    Officers' messages come alone in a batch of their own, so a check at a checkpoint waits
+    for one small transaction instead of a flood's full batch."""
+    urgent = conn.scalar(select(inbox.c.id).where(inbox.c.state == "new", inbox.c.priority > 0)
+                         .limit(1))
     query = (select(inbox.c.id, inbox.c.channel, inbox.c.sender, inbox.c.text,
                     inbox.c.received_at, inbox.c.ussd_op, inbox.c.ussd_session)
-             .where(inbox.c.state == "new")
-             .order_by(inbox.c.priority.desc(), inbox.c.id)
+             .where(inbox.c.state == "new", inbox.c.priority == (1 if urgent else 0))
+             .order_by(inbox.c.id)
              .limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)

@@ -61,6 +61,8 @@ class Gateway:
             transport.stop()
         for worker in (self._dispatch_worker, *self._sender_workers):
             worker.stop()
+        for sender in self.senders:
+            sender.flush()
         log.info("gateway %s stopped", self.node)
 
     def _dispatch_step(self) -> int:

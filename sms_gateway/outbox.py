@@ -27,7 +27,7 @@ def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetim
                     outbox.c.permit_id, outbox.c.ussd_op, outbox.c.ussd_session)
              .where(outbox.c.state == "pending", outbox.c.channel.in_(list(channels)),
                     outbox.c.next_attempt_at <= now)
-             .order_by(outbox.c.priority.desc(), outbox.c.id)
+             .order_by(outbox.c.priority.desc(), outbox.c.next_attempt_at)
              .limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)

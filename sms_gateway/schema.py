@@ -37,6 +37,7 @@ inbox = Table(
     Column("ussd_session", String(64)),
     Index(None, "state", "priority", "id"),
     Index(None, "stored_at"),
+    Index(None, "sender"),
 )
 
 # Parts of concatenated messages, kept until the last one arrives (or the timeout).
@@ -79,7 +80,7 @@ outbox = Table(
     Column("claimed_by", String(60)),
     Column("ussd_op", Integer),
     Column("ussd_session", String(64)),
-    Index(None, "state", "priority", "next_attempt_at"),
+    Index(None, "state", "channel", "priority", "next_attempt_at"),
     Index(None, "transport_message_id"),
     Index(None, "recipient", "created_at"),
 )

@@ -1,11 +1,15 @@
-"""Sending: claim due replies of one transport's channel, hand them over, record outcomes."""
+"""Sending: claim due replies of one transport's channel, hand them over, record outcomes.
+
+The outcomes of one batch are written in the same transaction that claims the next, so a
+busy sender commits once per batch; `flush` writes the last outcomes when stopping.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+import threading
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from sms_gateway import outbox
 from sms_gateway.clock import Clock, utc_now
@@ -22,27 +26,35 @@ class Sender:
                  node: str = "local", batch_size: int = 200, clock: Clock = utc_now) -> None:
         self.engine, self.transport, self.settings = engine, transport, settings
         self.node, self.batch_size, self.clock = node, batch_size, clock
+        self._unrecorded: list[SendResult] = []
+        self._lock = threading.Lock()
 
     def run_once(self) -> int:
-        with self.engine.begin() as conn:
-            messages = outbox.claim(conn, [self.transport.channel], self.batch_size,
-                                    self.clock(), self.node)
-        if not messages:
-            return 0
-        try:
-            results = self.transport.send(messages)
-        except Exception as exc:  # a transport bug must not strand the claimed rows
-            log.exception("%s: send failed", self.transport.channel)
-            results = [SendResult(m.id, False, error=f"transport error: {exc}"[:200])
-                       for m in messages]
-        answered = {r.id for r in results}
-        results += [SendResult(m.id, False, error="no result from transport")
-                    for m in messages if m.id not in answered]
-        with self.engine.begin() as conn:
-            outbox.record_results(conn, results, self.clock(), self.settings.send_attempts,
-                                  self.settings.retry_base_seconds)
-        return len(messages)
+        with self._lock:
+            with self.engine.begin() as conn:
+                self._record(conn)
+                messages = outbox.claim(conn, [self.transport.channel], self.batch_size,
+                                        self.clock(), self.node)
+            if not messages:
+                return 0
+            try:
+                results = self.transport.send(messages)
+            except Exception as exc:  # a transport bug must not strand the claimed rows
+                log.exception("%s: send failed", self.transport.channel)
+                results = [SendResult(m.id, False, error=f"transport error: {exc}"[:200])
+                           for m in messages]
+            answered = {r.id for r in results}
+            self._unrecorded = results + [SendResult(m.id, False, error="no result from transport")
+                                          for m in messages if m.id not in answered]
+            return len(messages)
 
-    def recover(self, claim_timeout: dt.timedelta) -> int:
-        with self.engine.begin() as conn:
-            return outbox.recover(conn, self.clock(), claim_timeout)
+    def flush(self) -> None:
+        """Write outcomes not yet recorded (called when stopping)."""
+        with self._lock, self.engine.begin() as conn:
+            self._record(conn)
+
+    def _record(self, conn: Connection) -> None:
+        if self._unrecorded:
+            outbox.record_results(conn, self._unrecorded, self.clock(),
+                                  self.settings.send_attempts, self.settings.retry_base_seconds)
+            self._unrecorded = []

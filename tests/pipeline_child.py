@@ -45,9 +45,11 @@ def main(url: str, stage: str, count: int) -> None:
         threading.Event().wait()
     config = from_dict({"database": {"url": url}}, base=Path.cwd())
     transport = HangingTransport("crash")
-    Gateway(config, engine, [transport]).start()
+    gateway = Gateway(config, engine, [transport])
+    transport.start(gateway.inbox)
     for sender, text in requests(count):
         transport.inject(sender, text)
+    gateway.start()
     threading.Event().wait()
 
 

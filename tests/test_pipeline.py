@@ -118,6 +118,7 @@ def test_an_expired_unsent_permit_reply_is_dropped_and_its_slot_refunded(
     loopback.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
     gateway.senders[0].run_once()
+    gateway.senders[0].flush()
     assert count(engine, outbox, outbox.c.state == "pending", outbox.c.attempts == 1) == 1
     clock.advance(minutes=61)
     gateway.maintain()
@@ -150,6 +151,7 @@ def test_officers_overtake_a_queued_flood(config, engine, people, loopback, cloc
         pass
     gateway.senders[0].batch_size = 50
     gateway.senders[0].run_once()
+    gateway.senders[0].flush()
     assert loopback.sent[0].to == OFFICER
 
 
@@ -163,6 +165,7 @@ def test_an_automatic_sender_cannot_start_a_reply_loop(config, engine, people, c
     for _ in range(50):
         gateway.dispatcher.run_once()
         gateway.senders[0].run_once()
+        gateway.senders[0].flush()
     assert len(robot.sent) == config.rules.replies_per_hour
 
 
@@ -194,6 +197,7 @@ def test_failed_sends_are_retried_with_backoff_then_marked_failed(config, engine
     gateway.dispatcher.run_once()
     for _ in range(config.pipeline.send_attempts):
         gateway.senders[0].run_once()
+        gateway.senders[0].flush()
         clock.advance(hours=2)
     with engine.connect() as conn:
         row = conn.execute(select(outbox.c.state, outbox.c.attempts, outbox.c.last_error)).one()
@@ -212,6 +216,7 @@ def test_replies_for_a_channel_that_went_away_move_to_a_healthy_one(config, engi
     clock.advance(seconds=31)
     gateway.maintain()
     gateway.senders[0].run_once()
+    gateway.senders[0].flush()
     assert [m.to for m in new.sent] == [RESIDENT]
 
 

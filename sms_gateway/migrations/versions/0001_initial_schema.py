@@ -60,6 +60,7 @@ def upgrade() -> None:
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inbox_state_priority_id'), ['state', 'priority', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbox_stored_at'), ['stored_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbox_sender'), ['sender'], unique=False)
 
     op.create_table('inbox_parts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -122,7 +123,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_recipient_created_at'), ['recipient', 'created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outbox_state_priority_next_attempt_at'), ['state', 'priority', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_state_channel_priority_next_attempt_at'), ['state', 'channel', 'priority', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_transport_message_id'), ['transport_message_id'], unique=False)
 
     op.create_table('outcomes',
@@ -214,7 +215,7 @@ def downgrade() -> None:
     op.drop_table('outcomes')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_transport_message_id'))
-        batch_op.drop_index(batch_op.f('ix_outbox_state_priority_next_attempt_at'))
+        batch_op.drop_index(batch_op.f('ix_outbox_state_channel_priority_next_attempt_at'))
         batch_op.drop_index(batch_op.f('ix_outbox_recipient_created_at'))
 
     op.drop_table('outbox')
@@ -226,6 +227,7 @@ def downgrade() -> None:
     op.drop_table('inbox_parts')
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inbox_stored_at'))
+        batch_op.drop_index(batch_op.f('ix_inbox_sender'))
         batch_op.drop_index(batch_op.f('ix_inbox_state_priority_id'))
 
     op.drop_table('inbox')

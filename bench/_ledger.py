@@ -1,0 +1,54 @@
+"""Bench set-up: a ledger with many residents and a long permit history, written fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from sqlalchemy import Engine, insert
+
+from permits import codes
+from permits.schema import districts, officers, permits, residents
+
+CHUNK = 20_000
+
+
+def resident_phone(n: int) -> str:
+    return f"+7927{n:07d}"
+
+
+def officer_phone(n: int) -> str:
+    return f"+7937{n:07d}"
+
+
+def fill(engine: Engine, residents_count: int, history: int, officers_count: int = 10) -> None:
+    """`residents_count` residents in Kinel and `history` permits spread over the past year."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "enabled": True}])
+        for start in range(0, residents_count, CHUNK):
+            conn.execute(insert(residents), [
+                {"phone": resident_phone(n), "name": f"Житель {n}", "district_id": "kinel",
+                 "document": None, "self_registered": False, "created_at": now}
+                for n in range(start, min(start + CHUNK, residents_count))])
+        conn.execute(insert(officers), [
+            {"phone": officer_phone(n), "name": f"Офицер {n}", "active": True, "created_at": now}
+            for n in range(officers_count)])
+    rng = random.Random(7)
+    seen: set[str] = set()
+    for start in range(0, history, CHUNK):
+        rows = []
+        for index in range(start, min(start + CHUNK, history)):
+            code = codes.generate()
+            while code in seen:
+                code = codes.generate()
+            seen.add(code)
+            days_ago = 1 + index // (residents_count * 2)
+            issued = now - dt.timedelta(days=days_ago, minutes=rng.randrange(600))
+            rows.append({"code": code, "resident_id": 1 + index % residents_count,
+                         "local_day": issued.date(), "slot": 1 + (index // residents_count) % 2,
+                         "reason": 1 + index % 5, "issued_at": issued, "valid_from": issued,
+                         "valid_until": issued + dt.timedelta(hours=1), "state": "issued",
+                         "issued_by": "sms"})
+        with engine.begin() as conn:
+            conn.execute(insert(permits), rows)
