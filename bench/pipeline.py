@@ -18,17 +18,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._ledger import fill, officer_phone, resident_phone  # noqa: E402
-from sms_gateway import migrate  # noqa: E402
-from sms_gateway.config import from_dict  # noqa: E402
-from sms_gateway.db import make_engine  # noqa: E402
-from sms_gateway.gateway import Gateway  # noqa: E402
-from sms_gateway.loopback import LoopbackTransport  # noqa: E402
-from sms_gateway.transport import InboundPart  # noqa: E402
+from bench._ledger import fill, officer_phone, resident_phone
+from sms_gateway import migrate
+from sms_gateway.config import from_dict
+from sms_gateway.db import make_engine
+from sms_gateway.gateway import Gateway
+from sms_gateway.loopback import LoopbackTransport
+from sms_gateway.transport import InboundPart, OutboundMessage
 
 TEXTS = ("ВЫХОД магазин", "EXIT shop", "vyhod 2", "Выход*3", "выход в аптеку")
 
@@ -60,7 +61,7 @@ def main() -> None:
     handed: dict[str, float] = {}
     lock = threading.Lock()
 
-    def on_send(messages) -> None:  # noqa: ANN001
+    def on_send(messages: Sequence[OutboundMessage]) -> None:
         now = time.perf_counter()
         with lock:
             for message in messages:
