@@ -15,6 +15,7 @@ _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _MODULUS = len(ALPHABET)
 # What an officer may type for a code character: Cyrillic look-alikes, either case.
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХЗаеврокмнстухз", "ABEKMHOPCTYX3AEBPOKMHCTYX3")
+_KEYPAD = str.maketrans("ABCDEFGHJKMNPQRSTUVWXYZ", "22233344556667777888999")
 _SEPARATORS = re.compile(r"[\s\-_.·–—]+")
 
 
@@ -58,6 +59,11 @@ def looks_like_code(text: str) -> bool:
     except CodeFormatError:
         return False
     return True
+
+
+def keypad(code: str) -> str:
+    """The digits an officer presses for a code on a phone keypad (2=ABC ... 9=WXYZ)."""
+    return code.translate(_KEYPAD)
 
 
 def display(code: str) -> str:

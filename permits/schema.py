@@ -81,6 +81,7 @@ permits = Table(
     "permits", metadata,
     Column("id", Integer, primary_key=True),
     Column("code", String(8), nullable=False, unique=True),
+    Column("keypad", String(8), nullable=False),  # the code as phone keypad digits (USSD)
     Column("resident_id", Integer, ForeignKey("residents.id"), nullable=False),
     Column("local_day", Date, nullable=False),
     Column("slot", Integer),
@@ -94,6 +95,7 @@ permits = Table(
     UniqueConstraint("resident_id", "local_day", "slot"),
     Index(None, "resident_id", "valid_until"),
     Index(None, "local_day"),
+    Index(None, "keypad"),
 )
 
 verifications = Table(

@@ -252,7 +252,8 @@ class _Batch:
         permit = self.new_permits[code]
         row = {k: getattr(permit, k) for k in ("code", "resident_id", "local_day", "slot",
                                                "reason", "valid_from", "valid_until", "state")}
-        return row | {"issued_at": self.now, "issued_by": "sms"}
+        return row | {"keypad": codes.keypad(permit.code), "issued_at": self.now,
+                      "issued_by": "sms"}
 
     def _redecide(self, results: list[Outcome], lost: set[int]) -> None:
         for permit in ledger.permits_of(self.conn, lost, self.today, self.now):

@@ -15,8 +15,10 @@ from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 
 from permits.messages import Inbound, Outcome
 from permits.service import Rules
+from permits.ussd import UssdMenu
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.schema import inbox, outbox
+from sms_gateway.ussd_sessions import UssdSessions
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ class Dispatcher:
     """Turns stored messages into decisions and queued replies."""
 
     def __init__(self, engine: Engine, rules: Rules, *, batch_size: int = 500,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, ussd: UssdSessions | None = None) -> None:
         self.engine, self.rules, self.batch_size, self.clock = engine, rules, batch_size, clock
+        self.ussd = ussd or UssdSessions(UssdMenu(rules), session_seconds=120)
 
     def run_once(self) -> BatchResult:
         with self.engine.begin() as conn:
@@ -62,16 +65,18 @@ class Dispatcher:
 
     def dispatch(self, conn: Connection, rows: Sequence[Row]) -> BatchResult:
         now = self.clock()
-        messages = [Inbound(r.sender, r.text, r.channel, r.received_at) for r in rows]
-        outcomes = self.rules.handle(conn, messages, now)
-        replies = _outbox_rows(rows, outcomes, now)
+        sms = [r for r in rows if r.ussd_op is None]
+        ussd = [r for r in rows if r.ussd_op is not None]
+        messages = [Inbound(r.sender, r.text, r.channel, r.received_at) for r in sms]
+        outcomes = self.rules.handle(conn, messages, now) if sms else []
+        replies = _outbox_rows(sms, outcomes, now) + self.ussd.handle(conn, ussd, now)
         if replies:
             conn.execute(outbox.insert(), replies)
+        handled = [{"row_id": r.id, "kind": o.kind} for r, o in zip(sms, outcomes, strict=True)]
+        handled += [{"row_id": r.id, "kind": "ussd"} for r in ussd]
         conn.execute(
             update(inbox).where(inbox.c.id == bindparam("row_id"))
-            .values(state="done", outcome=bindparam("kind"), handled_at=now),
-            [{"row_id": r.id, "kind": o.kind} for r, o in zip(rows, outcomes, strict=True)],
-        )
+            .values(state="done", outcome=bindparam("kind"), handled_at=now), handled)
         return BatchResult(len(rows), len(replies))
 
 

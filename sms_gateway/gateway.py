@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine, select
 
 from permits.service import Rules
+from permits.ussd import UssdMenu
 from sms_gateway import health, outbox
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
@@ -18,6 +19,7 @@ from sms_gateway.inbox import Inbox
 from sms_gateway.schema import inbox_parts
 from sms_gateway.sender import Sender
 from sms_gateway.transport import DeliveryReceipt, Transport
+from sms_gateway.ussd_sessions import UssdSessions
 from sms_gateway.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,10 @@ class Gateway:
         self.transports = list(transports)
         self.rules = Rules(config.rules)
         self.board = health.HealthBoard()
+        ussd = UssdSessions(UssdMenu(self.rules, config.ussd["service_code"]),
+                            config.ussd["session_seconds"])
         self.dispatcher = Dispatcher(engine, self.rules, batch_size=config.pipeline.batch_size,
-                                     clock=clock)
+                                     clock=clock, ussd=ussd)
         self.senders = [Sender(engine, t, config.pipeline, node=node, clock=clock)
                         for t in self.transports]
         self._sender_workers = [Worker(f"send-{s.transport.channel}", s.run_once)

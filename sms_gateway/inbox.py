@@ -100,7 +100,8 @@ class Inbox:
         return {
             "channel": part.channel, "sender": part.sender[:32], "text": text, "raw": raw,
             "received_at": part.received_at, "stored_at": now, "dedup_key": dedup_key,
-            "priority": 1 if self.officers.includes(conn, part.sender) else 0, "state": "new",
+            "priority": 1 if part.ussd_op is not None or self.officers.includes(conn, part.sender)
+            else 0, "state": "new",
             "ussd_op": part.ussd_op, "ussd_session": part.ussd_session,
         }
 

@@ -98,6 +98,15 @@ delivery_receipts = Table(
     Index(None, "received_at"),
 )
 
+# A USSD session's answers so far, so any node can continue it; short-lived.
+ussd_sessions = Table(
+    "ussd_sessions", metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("session", String(64), primary_key=True),
+    Column("inputs", Text, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 link_health = Table(
     "link_health", metadata,
     Column("channel", String(60), primary_key=True),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 
 from sqlalchemy import Connection, Engine
 
@@ -43,6 +44,9 @@ class Sender:
                 log.exception("%s: send failed", self.transport.channel)
                 results = [SendResult(m.id, False, error=f"transport error: {exc}"[:200])
                            for m in messages]
+            ussd = {m.id for m in messages if m.ussd_op}  # a USSD session lives seconds
+            results = [replace(r, permanent=True) if r.id in ussd and not r.ok else r
+                       for r in results]
             answered = {r.id for r in results}
             self._unrecorded = results + [SendResult(m.id, False, error="no result from transport")
                                           for m in messages if m.id not in answered]

@@ -99,6 +99,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_officers')),
     sa.UniqueConstraint('phone', name=op.f('uq_officers_phone'))
     )
+    op.create_table('ussd_sessions',
+    sa.Column('phone', sa.String(length=32), nullable=False),
+    sa.Column('session', sa.String(length=64), nullable=False),
+    sa.Column('inputs', sa.Text(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('phone', 'session', name=op.f('pk_ussd_sessions'))
+    )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('inbox_id', sa.Integer(), nullable=True),
@@ -159,6 +166,7 @@ def upgrade() -> None:
     op.create_table('permits',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=8), nullable=False),
+    sa.Column('keypad', sa.String(length=8), nullable=False),
     sa.Column('resident_id', sa.Integer(), nullable=False),
     sa.Column('local_day', sa.Date(), nullable=False),
     sa.Column('slot', sa.Integer(), nullable=True),
@@ -176,6 +184,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('permits', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_permits_local_day'), ['local_day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_permits_keypad'), ['keypad'], unique=False)
         batch_op.create_index(batch_op.f('ix_permits_resident_id_valid_until'), ['resident_id', 'valid_until'], unique=False)
 
     op.create_table('verifications',
@@ -205,6 +214,7 @@ def downgrade() -> None:
     with op.batch_alter_table('permits', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_permits_resident_id_valid_until'))
         batch_op.drop_index(batch_op.f('ix_permits_local_day'))
+        batch_op.drop_index(batch_op.f('ix_permits_keypad'))
 
     op.drop_table('permits')
     op.drop_table('residents')
@@ -218,6 +228,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_state_channel_priority_next_attempt_at'))
         batch_op.drop_index(batch_op.f('ix_outbox_recipient_created_at'))
 
+    op.drop_table('ussd_sessions')
     op.drop_table('outbox')
     op.drop_table('officers')
     op.drop_table('link_health')

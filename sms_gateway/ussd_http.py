@@ -1,0 +1,73 @@
+"""USSD over HTTP in the aggregators' convention: `POST /ussd`, answers `CON ...` or `END ...`.
+
+The form carries `sessionId`, `serviceCode`, `phoneNumber` and `text` (every answer so far,
+joined by `*`), so the session needs no state here. With `[ussd] token` set a request must
+carry it (`token` query parameter or `X-USSD-Token` header); without a token the endpoint
+answers loopback callers only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+
+from flask import Blueprint, Response, request
+from sqlalchemy import Engine
+
+from permits.ussd import UssdMenu, dialled_inputs
+from sms_gateway.clock import Clock
+
+log = logging.getLogger(__name__)
+MAX_FIELD = 200
+CHANNEL = "ussd:http"
+
+
+def _plain(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/plain", headers={"Cache-Control":
+                                                                         "no-store"})
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def blueprint(engine: Engine, menu: UssdMenu, token: str, clock: Clock) -> Blueprint:
+    """The `/ussd` endpoint; the web app registers it outside the login wall."""
+    ussd = Blueprint("ussd", __name__)
+
+    @ussd.post("/ussd")
+    def answer() -> Response:
+        refusal = _refusal(token, request.remote_addr)
+        if refusal:
+            return refusal
+        phone = request.form.get("phoneNumber", "")[:MAX_FIELD]
+        text = request.form.get("text", "")[:MAX_FIELD]
+        service = request.form.get("serviceCode", menu.service_code)[:MAX_FIELD]
+        if not phone:
+            return _plain("END phoneNumber is required", 400)
+        inputs = (dialled_inputs(service, menu.service_code) or []) + [
+            part for part in text.split("*") if part]
+        with engine.begin() as conn:
+            screen = menu.respond(conn, phone, inputs, CHANNEL, clock())
+        return _plain(("END " if screen.final else "CON ") + screen.text)
+
+    return ussd
+
+
+def _refusal(token: str, remote: str | None) -> Response | None:
+    given = request.args.get("token") or request.headers.get("X-USSD-Token") or ""
+    if token:
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            log.warning("USSD request refused: wrong or missing token from %s", remote)
+            return _plain("END forbidden", 403)
+        return None
+    if not _loopback(remote):
+        log.warning("USSD request refused: no token configured and %s is not loopback", remote)
+        return _plain("END forbidden", 403)
+    return None
+
+

@@ -1,0 +1,220 @@
+"""Police verification by USSD: the menu itself, over SMPP (our simulator and npm's `smpp`),
+and over HTTP in the aggregators' convention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from permits import codes
+from permits.schema import permits, verifications
+from permits.ussd import UssdMenu, dialled_inputs
+from sms_gateway.gateway import Gateway
+from sms_gateway.smpp.simulator import SimSmsc
+from sms_gateway.smpp.testing import local_settings, wait_until
+from sms_gateway.smpp.transport import SmppTransport
+from sms_gateway.ussd_http import blueprint
+from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, STRANGER
+
+CODE = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
+
+
+@pytest.fixture
+def menu(rules):
+    return UssdMenu(rules, "*377#")
+
+
+@pytest.fixture
+def permit_code(send) -> str:
+    return CODE.search(send(RESIDENT, "ВЫХОД аптека").replies[0].text).group()
+
+
+def respond(engine, menu, clock, phone, inputs):
+    with engine.begin() as conn:
+        return menu.respond(conn, phone, inputs, "test:ussd", clock())
+
+
+def test_dialled_strings_are_split_into_inputs():
+    assert dialled_inputs("*377#", "*377#") == []
+    assert dialled_inputs("*377*K7MQ3DXA#", "*377#") == ["K7MQ3DXA"]
+    assert dialled_inputs("*100#", "*377#") is None
+    assert dialled_inputs("garbage!!", "*377#") is None
+
+
+def test_officer_is_asked_for_the_code_then_answered(engine, menu, clock, permit_code):
+    ask = respond(engine, menu, clock, OFFICER, [])
+    assert not ask.final and "код" in ask.text
+    answer = respond(engine, menu, clock, OFFICER, [permit_code.replace("-", "")])
+    assert answer.final and answer.text.startswith("ДЕЙСТВУЕТ") and len(answer.text) <= 80
+
+
+def test_officer_dialling_the_code_is_answered_at_once(engine, menu, clock, permit_code):
+    inputs = dialled_inputs(f"*377*{permit_code.replace('-', '')}#", "*377#")
+    assert respond(engine, menu, clock, OFFICER, inputs).text.startswith("ДЕЙСТВУЕТ")
+
+
+def test_keypad_digits_matching_one_valid_permit_are_answered(engine, menu, clock, permit_code):
+    digits = codes.keypad(permit_code.replace("-", ""))
+    answer = respond(engine, menu, clock, OFFICER, [digits])
+    assert answer.final and answer.text.startswith("ДЕЙСТВУЕТ") and "+7927***0001" in answer.text
+
+
+def test_keypad_digits_matching_several_permits_ask_for_letters(engine, menu, clock, send,
+                                                                 permit_code):
+    send(NEIGHBOUR, "ВЫХОД 1")
+    digits = codes.keypad(permit_code.replace("-", ""))
+    with engine.begin() as conn:
+        conn.execute(update(permits).values(keypad=digits))
+    answer = respond(engine, menu, clock, OFFICER, [digits])
+    assert not answer.final and "буквами" in answer.text
+
+
+def test_a_ussd_check_is_recorded_like_an_sms_check(engine, menu, clock, permit_code):
+    respond(engine, menu, clock, OFFICER, [codes.display(codes.generate())])
+    with engine.connect() as conn:
+        assert conn.scalar(select(verifications.c.outcome)) == "unknown"
+
+
+def test_a_resident_gets_their_own_permit_and_what_is_left(engine, menu, clock, permit_code):
+    answer = respond(engine, menu, clock, RESIDENT, [])
+    assert answer.final and permit_code in answer.text and "Осталось сегодня: 1" in answer.text
+
+
+def test_anyone_else_learns_how_to_ask_and_nothing_about_permits(engine, menu, clock,
+                                                                 permit_code):
+    for inputs in ([], [permit_code]):
+        answer = respond(engine, menu, clock, STRANGER, inputs)
+        assert answer.final and "ВЫХОД" in answer.text and permit_code not in answer.text
+    assert respond(engine, menu, clock, "MTS", []).final
+
+
+def test_every_screen_fits_one_ussd_screen(engine, menu, clock, send, permit_code):
+    screens = [respond(engine, menu, clock, phone, inputs) for phone, inputs in [
+        (OFFICER, []), (OFFICER, [permit_code]), (OFFICER, ["12345678"]), (OFFICER, ["x"]),
+        (RESIDENT, []), (STRANGER, []), (NEIGHBOUR, [])]]
+    screens.append(menu.session_expired())
+    assert all(len(s.text) <= 80 for s in screens), [s.text for s in screens]
+
+
+# -- over SMPP, through the whole pipeline ------------------------------------------------------
+
+
+@pytest.fixture
+def smsc():
+    with SimSmsc() as smsc:
+        yield smsc
+
+
+@pytest.fixture
+def smpp_gateway(config, engine, people, smsc):
+    transport = SmppTransport(local_settings(smsc.port))
+    gateway = Gateway(config, engine, [transport])
+    gateway.start()
+    wait_until(lambda: transport.health().up)
+    yield gateway
+    gateway.stop()
+
+
+def _submits(smsc, count):
+    wait_until(lambda: len(smsc.submits) >= count, timeout=20)
+    return smsc.submits
+
+
+def test_officer_session_over_smpp_ask_then_answer(smpp_gateway, smsc, send, engine, clock):
+    clock.now = dt.datetime.now(dt.UTC)  # the gateway runs on real time
+    code = CODE.search(send(RESIDENT, "ВЫХОД 1").replies[0].text).group()
+    smsc.inject(OFFICER, "*377#", ussd_op=1, ussd_session="0a01")
+    [ask] = _submits(smsc, 1)
+    assert ask.ussd_op == 2 and ask.ussd_session == "0a01" and ask.to.endswith("79370000099")
+    smsc.inject(OFFICER, code, ussd_op=18, ussd_session="0a01")
+    answer = _submits(smsc, 2)[1]
+    assert answer.ussd_op == 17 and answer.text.startswith("ДЕЙСТВУЕТ")
+
+
+def test_an_answer_after_the_session_expired_says_so(config, engine, people, smsc, clock):
+    clock.now = dt.datetime.now(dt.UTC)  # the transport itself drops replies already expired
+    transport = SmppTransport(local_settings(smsc.port))
+    gateway = Gateway(config, engine, [transport], clock=clock)
+    gateway.start()
+    try:
+        wait_until(lambda: transport.health().up)
+        smsc.inject(OFFICER, "*377#", ussd_op=1, ussd_session="0b02")
+        _submits(smsc, 1)
+        clock.advance(seconds=config.ussd["session_seconds"] + 1)
+        smsc.inject(OFFICER, "K7MQ3DXA", ussd_op=18, ussd_session="0b02")
+        expired = _submits(smsc, 2)[1]
+        assert expired.ussd_op == 17 and "истёк" in expired.text
+    finally:
+        gateway.stop()
+
+
+def test_officer_dials_the_code_directly_over_the_npm_smpp_peer(config, engine, people, send,
+                                                                 clock):
+    clock.now = dt.datetime.now(dt.UTC)  # the gateway runs on real time
+    peer_module = pytest.importorskip("tests.test_smpp_peer")
+    code = CODE.search(send(RESIDENT, "ВЫХОД 1").replies[0].text).group().replace("-", "")
+    peer = peer_module.NodePeer()
+    transport = SmppTransport(local_settings(peer.port))
+    gateway = Gateway(config, engine, [transport])
+    gateway.start()
+    try:
+        wait_until(lambda: transport.health().up)
+        peer.command("deliver", source_addr=OFFICER[1:], text=f"*377*{code}#",
+                     ussd_service_op=1, its_session_info="0c03")
+        [submit] = peer.wait_events("submit_sm", 1, timeout=20)
+        assert submit["ussd_service_op"] == 17 and submit["message"].startswith("ДЕЙСТВУЕТ")
+    finally:
+        gateway.stop()
+        peer.close()
+
+
+# -- over HTTP ----------------------------------------------------------------------------------
+
+
+def http_client(engine, menu, clock, token=""):
+    app = Flask(__name__)
+    app.register_blueprint(blueprint(engine, menu, token, clock))
+    return app.test_client()
+
+
+def post(client, text="", phone=OFFICER, **kwargs):
+    return client.post("/ussd", data={"sessionId": "s1", "serviceCode": "*377#",
+                                      "phoneNumber": phone, "text": text}, **kwargs)
+
+
+def test_http_officer_session_con_then_end(engine, menu, clock, permit_code):
+    client = http_client(engine, menu, clock)
+    first = post(client)
+    assert first.status_code == 200 and first.text.startswith("CON ")
+    final = post(client, permit_code)
+    assert final.text.startswith("END ДЕЙСТВУЕТ") and final.mimetype == "text/plain"
+
+
+def test_http_resident_and_stranger(engine, menu, clock, permit_code):
+    client = http_client(engine, menu, clock)
+    assert permit_code in post(client, phone=RESIDENT).text
+    assert post(client, phone=STRANGER).text.startswith("END Пропуск: SMS ВЫХОД")
+
+
+def test_http_token_is_required_when_set(engine, menu, clock, people):
+    client = http_client(engine, menu, clock, token="t0ken")
+    assert post(client).status_code == 403
+    assert post(client, query_string={"token": "wrong"}).status_code == 403
+    assert post(client, query_string={"token": "t0ken"}).status_code == 200
+    assert post(client, headers={"X-USSD-Token": "t0ken"}).status_code == 200
+
+
+def test_http_without_a_token_answers_loopback_callers_only(engine, menu, clock, people):
+    client = http_client(engine, menu, clock)
+    far = post(client, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert far.status_code == 403
+    assert post(client, environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+def test_http_missing_phone_is_a_clear_error(engine, menu, clock, people):
+    response = http_client(engine, menu, clock).post("/ussd", data={"text": ""})
+    assert response.status_code == 400 and "phoneNumber" in response.text
