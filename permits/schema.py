@@ -119,6 +119,16 @@ reply_counts = Table(
     Column("count", Integer, nullable=False),
 )
 
+# What retention keeps of old requests: counts per local day, kind, reason and district.
+daily_counts = Table(
+    "daily_counts", metadata,
+    Column("local_day", Date, primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("reason", Integer, primary_key=True),
+    Column("district_id", String(40), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 # One row per handled request, for the status page's figures (issued, refused and why).
 outcomes = Table(
     "outcomes", metadata,

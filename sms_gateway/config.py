@@ -46,6 +46,7 @@ class PipelineSettings:
     send_attempts: int = 8
     retry_base_seconds: float = 5.0
     claim_timeout_seconds: int = 120
+    poll_seconds: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Config:
     web: WebSettings = field(default_factory=WebSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     ussd: dict[str, Any] = field(default_factory=dict)
+    retain_days: int = 30
     log_level: str = "INFO"
     source: Path | None = None
 
@@ -108,6 +110,10 @@ SECTIONS: dict[str, Spec] = {
         "send_attempts": (int, 8, _positive, "a whole number >= 1"),
         "retry_base_seconds": (float, 5.0, lambda v: v > 0, "seconds > 0"),
         "claim_timeout_seconds": (int, 120, _positive, "seconds >= 1"),
+        "poll_seconds": (float, 0.5, lambda v: 0 < v <= 60, "seconds, 0 < s <= 60"),
+    },
+    "privacy": {
+        "retain_days": (int, 30, lambda v: v >= 2, "days >= 2 (today's quota needs today)"),
     },
     "ussd": {
         "service_code": (str, "*377#", lambda v: re.fullmatch(r"\*[0-9*]+#", v) is not None,
@@ -245,6 +251,7 @@ def from_dict(data: Mapping[str, Any], base: Path,
         smpp=tuple(_rows(data, "smpp", extra_ok=True)),
         web=WebSettings(**s["web"]), pipeline=PipelineSettings(**s["pipeline"]),
         ussd=s["ussd"], log_level=s["service"]["log_level"],
+        retain_days=s["privacy"]["retain_days"],
     )
 
 

@@ -17,6 +17,7 @@ from permits.messages import Inbound, Outcome
 from permits.service import Rules
 from permits.ussd import UssdMenu
 from sms_gateway.clock import Clock, utc_now
+from sms_gateway.notify import OUTBOX, notify
 from sms_gateway.schema import inbox, outbox
 from sms_gateway.ussd_sessions import UssdSessions
 
@@ -72,6 +73,7 @@ class Dispatcher:
         replies = _outbox_rows(sms, outcomes, now) + self.ussd.handle(conn, ussd, now)
         if replies:
             conn.execute(outbox.insert(), replies)
+            notify(conn, OUTBOX)
         handled = [{"row_id": r.id, "kind": o.kind} for r, o in zip(sms, outcomes, strict=True)]
         handled += [{"row_id": r.id, "kind": "ussd"} for r in ussd]
         conn.execute(

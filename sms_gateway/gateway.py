@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from permits.service import Rules
 from permits.ussd import UssdMenu
-from sms_gateway import health, outbox
+from sms_gateway import health, notify, outbox
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
 from sms_gateway.dispatcher import Dispatcher
 from sms_gateway.inbox import Inbox
-from sms_gateway.schema import inbox_parts
+from sms_gateway.maintenance import Maintenance
+from sms_gateway.notify import Listener
 from sms_gateway.sender import Sender
 from sms_gateway.transport import DeliveryReceipt, Transport
 from sms_gateway.ussd_sessions import UssdSessions
@@ -40,16 +40,23 @@ class Gateway:
                                      clock=clock, ussd=ussd)
         self.senders = [Sender(engine, t, config.pipeline, node=node, clock=clock)
                         for t in self.transports]
-        self._sender_workers = [Worker(f"send-{s.transport.channel}", s.run_once)
+        poll = config.pipeline.poll_seconds
+        self._sender_workers = [Worker(f"send-{s.transport.channel}", s.run_once, poll)
                                 for s in self.senders]
-        self._dispatch_worker = Worker("dispatch", self._dispatch_step)
+        self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
         self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
                            on_receipts=self._receipts, on_health=self.board.report)
+        self.maintenance = Maintenance(config, engine, self.rules, self.inbox, self.transports,
+                                       self.board, node=node, clock=clock, wake=self._wake_all)
+        self.listener = Listener(engine, {notify.INBOX: self._dispatch_worker.wake,
+                                          notify.OUTBOX: self._wake_senders})
         self.scheduler = BackgroundScheduler(timezone="UTC")
 
     def start(self) -> None:
         for worker in (self._dispatch_worker, *self._sender_workers):
             worker.start()
+        self.listener.start()
+        self.maintenance.heartbeat()
         for transport in self.transports:
             transport.start(self.inbox)
         self._schedule()
@@ -67,60 +74,27 @@ class Gateway:
             worker.stop()
         for sender in self.senders:
             sender.flush()
+        self.listener.stop()
         log.info("gateway %s stopped", self.node)
 
     def _dispatch_step(self) -> int:
         result = self.dispatcher.run_once()
         if result.replies:
-            for worker in self._sender_workers:
-                worker.wake()
+            self._wake_senders()
         return result.messages
 
     def _receipts(self, conn: Connection, receipts: Sequence[DeliveryReceipt]) -> None:
         outbox.apply_receipts(conn, receipts, self.clock())
 
+    def _wake_senders(self) -> None:
+        for worker in self._sender_workers:
+            worker.wake()
+
+    def _wake_all(self) -> None:
+        self._dispatch_worker.wake()
+        self._wake_senders()
+
     def _schedule(self) -> None:
-        jobs = ((self.maintain, 5), (self.snapshot_health, 10))
-        for job, seconds in jobs:
+        for job, seconds in self.maintenance.jobs():
             self.scheduler.add_job(job, "interval", seconds=seconds, max_instances=1,
                                    coalesce=True, id=job.__name__)
-
-    def maintain(self) -> None:
-        """Recover stuck sends, expire late replies, reroute, close timed-out reassemblies."""
-        now = self.clock()
-        timeout = dt.timedelta(seconds=self.config.pipeline.claim_timeout_seconds)
-        healthy: dict[str, list[str]] = {}
-        for transport in self.transports:
-            healthy.setdefault(transport.kind, [])
-            if transport.health().up:
-                healthy[transport.kind].append(transport.channel)
-        with self.engine.begin() as conn:
-            recovered = outbox.recover(conn, now, timeout)
-            expired = outbox.expire_due(conn, now)
-            moved = outbox.reroute(conn, healthy, now, dt.timedelta(seconds=30))
-            closed = self.close_stale_parts(conn, now)
-        if recovered or expired or moved or closed:
-            log.info("maintenance: %d recovered, %d expired, %d rerouted, %d reassembly timeouts",
-                     recovered, expired, moved, closed)
-            self._dispatch_worker.wake()
-            for worker in self._sender_workers:
-                worker.wake()
-
-    def close_stale_parts(self, conn: Connection, now: dt.datetime) -> int:
-        """Parts whose siblings never came: handle what arrived after the timeout."""
-        limit = now - dt.timedelta(seconds=self.config.pipeline.reassembly_timeout_seconds)
-        groups = conn.execute(
-            select(inbox_parts.c.sender, inbox_parts.c.reference, inbox_parts.c.total)
-            .where(~inbox_parts.c.assembled, inbox_parts.c.stored_at < limit).distinct()).all()
-        for sender, reference, total in groups:
-            self.inbox.assemble(conn, (inbox_parts.c.sender == sender)
-                                & (inbox_parts.c.reference == reference)
-                                & (inbox_parts.c.total == total), now)
-        return len(groups)
-
-    def snapshot_health(self) -> None:
-        reports = {h.channel: h for h in self.board.snapshot()}
-        for transport in self.transports:
-            reports[transport.channel] = transport.health()
-        with self.engine.begin() as conn:
-            health.save(conn, reports.values(), self.node, self.clock())

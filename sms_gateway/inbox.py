@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from permits.ledger import dialect_insert
 from permits.schema import officers
 from sms_gateway.clock import Clock, utc_now
+from sms_gateway.notify import INBOX, notify
 from sms_gateway.schema import inbox, inbox_parts
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
 
@@ -75,6 +76,7 @@ class Inbox:
 
     def store_in(self, conn: Connection, parts: Sequence[InboundPart]) -> None:
         now = self.clock()
+        notify(conn, INBOX)
         singles = [p for p in parts if p.concat is None or p.concat.total <= 1]
         if singles:
             self._insert_messages(conn, [self._row(conn, p, p.text, p.raw, p.dedup_key, now)

@@ -107,6 +107,17 @@ ussd_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
 )
 
+# Each gateway node's heartbeat, so operators see which nodes run and with which links.
+nodes = Table(
+    "nodes", metadata,
+    Column("name", String(60), primary_key=True),
+    Column("host", String(120), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("transports", Text, nullable=False, default=""),
+)
+
 link_health = Table(
     "link_health", metadata,
     Column("channel", String(60), primary_key=True),

@@ -103,10 +103,10 @@ def test_parts_whose_siblings_never_come_are_handled_after_the_timeout(config, e
     loopback.start(gateway.inbox)
     loopback.inject_parts([InboundPart("loopback:test", RESIDENT, "ВЫХОД 1", clock(),
                                        concat=Concat(5, 2, 1))])
-    gateway.maintain()
+    gateway.maintenance.maintain()
     assert count(engine, inbox) == 0
     clock.advance(seconds=config.pipeline.reassembly_timeout_seconds + 1)
-    gateway.maintain()
+    gateway.maintenance.maintain()
     assert count(engine, inbox) == 1
 
 
@@ -121,7 +121,7 @@ def test_an_expired_unsent_permit_reply_is_dropped_and_its_slot_refunded(
     gateway.senders[0].flush()
     assert count(engine, outbox, outbox.c.state == "pending", outbox.c.attempts == 1) == 1
     clock.advance(minutes=61)
-    gateway.maintain()
+    gateway.maintenance.maintain()
     assert count(engine, outbox, outbox.c.state == "expired") == 1
     with engine.connect() as conn:
         assert conn.scalar(select(permits.c.state)) == "refunded"
@@ -214,7 +214,7 @@ def test_replies_for_a_channel_that_went_away_move_to_a_healthy_one(config, engi
     old.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
     clock.advance(seconds=31)
-    gateway.maintain()
+    gateway.maintenance.maintain()
     gateway.senders[0].run_once()
     gateway.senders[0].flush()
     assert [m.to for m in new.sent] == [RESIDENT]
@@ -244,7 +244,7 @@ def test_a_crash_loses_nothing_and_issues_no_second_permit(stage, database_url, 
     gateway = Gateway(quick, engine, [LoopbackTransport("crash"), loopback])
     time.sleep(1.1)
     gateway.start()
-    gateway.maintain()  # as the scheduler does: rows left in `sending` are sent again
+    gateway.maintenance.maintain()  # as the scheduler does: rows left in `sending` are sent again
     try:
         wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 50)
     finally:

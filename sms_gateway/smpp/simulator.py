@@ -104,6 +104,7 @@ class SimSmsc:
         self._changed = threading.Condition()
         self._ids = itertools.count(0x1F000)
         self._references = itertools.count(1)
+        self._turns = itertools.count()
         self._listener = socket.create_server((host, port))
         self._running = False
 
@@ -263,10 +264,11 @@ class SimSmsc:
             ).start()
 
     def _receiver(self) -> _Connection:
-        for connection in self._snapshot():
-            if connection.bind in ("transceiver", "receiver"):
-                return connection
-        raise SimError("no ESME is bound to receive")
+        """Bound receivers take turns, as an SMSC spreads traffic over an ESME's binds."""
+        receivers = [c for c in self._snapshot() if c.bind in ("transceiver", "receiver")]
+        if not receivers:
+            raise SimError("no ESME is bound to receive")
+        return receivers[next(self._turns) % len(receivers)]
 
     def _snapshot(self) -> list[_Connection]:
         with self._changed:

@@ -106,6 +106,23 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('phone', 'session', name=op.f('pk_ussd_sessions'))
     )
+    op.create_table('nodes',
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('host', sa.String(length=120), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('heartbeat_at', sa.DateTime(), nullable=False),
+    sa.Column('transports', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_nodes'))
+    )
+    op.create_table('daily_counts',
+    sa.Column('local_day', sa.Date(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.Integer(), nullable=False),
+    sa.Column('district_id', sa.String(length=40), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('local_day', 'kind', 'reason', 'district_id', name=op.f('pk_daily_counts'))
+    )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('inbox_id', sa.Integer(), nullable=True),
@@ -229,6 +246,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_recipient_created_at'))
 
     op.drop_table('ussd_sessions')
+    op.drop_table('nodes')
+    op.drop_table('daily_counts')
     op.drop_table('outbox')
     op.drop_table('officers')
     op.drop_table('link_health')

@@ -1,0 +1,58 @@
+"""The scheduled purge: message texts, permits and checks older than `[privacy] retain_days`.
+
+What stays: per-day counts of requests by kind, reason and district (`daily_counts`).
+Each run deletes in chunks, one transaction per chunk, until nothing old is left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import Connection, Engine, delete
+
+from permits import retention
+from permits.ledger import hour_of
+from permits.schema import reply_counts
+from permits.service import Rules
+from sms_gateway.schema import delivery_receipts, inbox, inbox_parts, outbox, ussd_sessions
+
+log = logging.getLogger(__name__)
+_FINAL = ("sent", "delivered", "failed", "expired")
+
+
+def purge_messages(conn: Connection, before: dt.datetime, now: dt.datetime) -> int:
+    """Texts and numbers of handled messages older than `before`; brakes and sessions."""
+    removed = 0
+    for statement in (
+        delete(inbox).where(inbox.c.stored_at < before, inbox.c.state == "done"),
+        delete(outbox).where(outbox.c.created_at < before, outbox.c.state.in_(_FINAL)),
+        delete(delivery_receipts).where(delivery_receipts.c.received_at < before),
+        delete(inbox_parts).where(inbox_parts.c.stored_at < before, inbox_parts.c.assembled),
+    ):
+        removed += conn.execute(statement).rowcount
+    conn.execute(delete(reply_counts).where(reply_counts.c.hour < hour_of(now)
+                                            - dt.timedelta(hours=2)))
+    conn.execute(delete(ussd_sessions).where(ussd_sessions.c.expires_at < now))
+    return removed
+
+
+def purge(engine: Engine, rules: Rules, retain_days: int, now: dt.datetime) -> dict[str, int]:
+    """Everything older than `retain_days`; returns how many rows of each kind went."""
+    before = now - dt.timedelta(days=retain_days)
+    before_day = rules.local_day(now) - dt.timedelta(days=retain_days)
+    totals = {"outcomes": 0, "permits": 0, "messages": 0}
+    while True:
+        with engine.begin() as conn:
+            folded = retention.fold_outcomes(conn, before_day)
+            purged = retention.purge_permits(conn, before_day, before)
+        totals["outcomes"] += folded
+        totals["permits"] += purged
+        if folded < retention.CHUNK and purged < retention.CHUNK:
+            break
+    with engine.begin() as conn:
+        totals["messages"] = purge_messages(conn, before, now)
+    if any(totals.values()):
+        log.info("retention: removed %(outcomes)d request records, %(permits)d permits, "
+                 "%(messages)d messages", totals)
+    return totals

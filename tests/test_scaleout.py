@@ -1,0 +1,159 @@
+"""Several nodes on one PostgreSQL: notifications, heartbeats, and the quota under two gateways
+at once; the retention purge."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from permits import codes, registry
+from permits.schema import daily_counts, outcomes, permits, residents, verifications
+from sms_gateway import retention
+from sms_gateway.db import make_engine
+from sms_gateway.gateway import Gateway
+from sms_gateway.inbox import Inbox
+from sms_gateway.loopback import LoopbackTransport
+from sms_gateway.schema import inbox, nodes, outbox
+from sms_gateway.smpp.simulator import SimSmsc
+from tests.conftest import OFFICER, RESIDENT, ROOT
+from tests.test_pipeline import wait_for
+
+
+def test_a_node_writes_its_heartbeat_with_its_links(config, engine, people):
+    gateway = Gateway(config, engine, [LoopbackTransport("hb")], node="kinel-1")
+    gateway.start()
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(nodes)).one()
+        assert row.name == "kinel-1" and json.loads(row.transports) == ["loopback:hb"]
+    finally:
+        gateway.stop()
+
+
+def test_postgres_notifications_wake_another_node_long_before_its_poll(database_url, config,
+                                                                       engine, people):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite runs one process")
+    slow = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline,
+                                                                    poll_seconds=60))
+    transport = LoopbackTransport("wake")
+    worker_node = Gateway(slow, engine, [transport], node="b")
+    worker_node.start()
+    try:
+        time.sleep(0.5)  # the listener is connected and the first poll is behind us
+        other_engine = make_engine(database_url)
+        storing_node = Inbox(other_engine)  # another node's transport stores the message
+        LoopbackTransport("wake").start(storing_node)
+        started = time.monotonic()
+        transport_other = LoopbackTransport("wake")
+        transport_other.start(storing_node)
+        transport_other.inject(RESIDENT, "ВЫХОД 1")
+        wait_for(lambda: transport.sent, timeout=30)
+        assert time.monotonic() - started < 30  # without a notification: the 60 s poll
+        other_engine.dispose()
+    finally:
+        worker_node.stop()
+
+
+def _seed_spent_slot(engine, phones, now):
+    """Each resident already used one of today's two permits (it is over)."""
+    with engine.begin() as conn:
+        ids = dict(conn.execute(select(residents.c.phone, residents.c.id)
+                                .where(residents.c.phone.in_(phones))).all())
+        rows = []
+        for phone in phones:
+            code = codes.generate()
+            rows.append({"code": code, "keypad": codes.keypad(code), "resident_id": ids[phone],
+                         "local_day": now.astimezone(dt.timezone(dt.timedelta(hours=4))).date(),
+                         "slot": 1, "reason": 1, "issued_at": now - dt.timedelta(hours=3),
+                         "valid_from": now - dt.timedelta(hours=3),
+                         "valid_until": now - dt.timedelta(hours=2), "state": "issued",
+                         "issued_by": "sms"})
+        conn.execute(insert(permits), rows)
+
+
+def _node(tmp_path, name, database_url, port):
+    config = tmp_path / f"{name}.toml"
+    config.write_text(
+        f'[database]\nurl = "{database_url}"\n'
+        '[permits]\nreplies_per_hour = 1000\n'
+        '[pipeline]\nbatch_size = 50\n'
+        '[[districts]]\nid = "kinel"\nname = "Кинель"\nenabled = true\n'
+        f'[[smpp]]\nname = "op"\nhost = "127.0.0.1"\nport = {port}\nsystem_id = "{name}"\n'
+        'password = "x"\nsource_addr = "377"\nreconnect_min_seconds = 0.05\n', encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "--config", str(config),
+                             "run", "--node", name], cwd=ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_nodes_on_one_postgres_hold_the_quota_and_answer_everyone(database_url, engine,
+                                                                     tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several nodes share a ledger on PostgreSQL")
+    phones = [f"+7927555{n:04d}" for n in range(40)]
+    csv = "phone,name,district\n" + "".join(f"{p},R {p},kinel\n" for p in phones)
+    with engine.begin() as conn:
+        registry.import_residents(conn, io.StringIO(csv), "RU", dt.datetime.now(dt.UTC))
+    _seed_spent_slot(engine, phones, dt.datetime.now(dt.UTC))
+    with SimSmsc() as smsc:
+        children = [_node(tmp_path, name, database_url, smsc.port) for name in ("a", "b")]
+        try:
+            wait_for(lambda: len(smsc.binds) >= 2, timeout=60)
+            requests = [(phone, text) for _ in range(4) for phone in phones
+                        for text in ("ВЫХОД 1", "vyhod apteka")]
+            for phone, text in requests:
+                smsc.inject(phone, text, encoding="gsm7" if text.isascii() else "ucs2")
+            wait_for(lambda: len(smsc.submits) >= len(requests), timeout=120)
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(30)
+        replied = Counter("+" + s.to.lstrip("+") for s in smsc.submits)
+    assert all(replied[p] >= 8 for p in phones), replied
+    with engine.connect() as conn:
+        held = Counter(conn.scalars(select(residents.c.phone).join(
+            permits, permits.c.resident_id == residents.c.id)))
+        handled_by = set(conn.scalars(select(nodes.c.name)))
+        assert conn.scalar(select(func.count()).select_from(inbox)) == len(requests)
+    assert all(held[p] == 2 for p in phones), held  # the seeded one and exactly one more
+    assert handled_by == {"a", "b"}
+
+
+def test_retention_forgets_old_messages_and_permits_but_keeps_daily_counts(
+        config, engine, rules, people, clock):
+    old = clock()
+    loopback = LoopbackTransport("old")
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+    loopback.inject(RESIDENT, "ВЫХОД 1")
+    gateway.dispatcher.run_once()
+    gateway.senders[0].run_once()
+    gateway.senders[0].flush()
+    old_code = codes.normalize(loopback.sent[0].text.split()[1])
+    clock.advance(days=40)
+    loopback.inject(RESIDENT, "ВЫХОД 2")
+    loopback.inject(OFFICER, f"ПРОВЕРКА {old_code}")
+    while gateway.dispatcher.run_once().messages:
+        pass
+    removed = retention.purge(engine, rules, retain_days=30, now=clock())
+    assert removed == {"outcomes": 1, "permits": 1, "messages": 2}
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(permits)) == 1
+        assert conn.scalar(select(verifications.c.permit_id)) is None
+        assert conn.execute(select(daily_counts.c.local_day, daily_counts.c.kind,
+                                   daily_counts.c.count)).all() == [
+            (rules.local_day(old), "issued", 1)]
+        assert conn.scalar(select(func.count()).select_from(outcomes)) == 2
+        assert conn.scalar(select(func.count()).select_from(outbox)) == 2
+    assert retention.purge(engine, rules, retain_days=30, now=clock()) == {
+        "outcomes": 0, "permits": 0, "messages": 0}
