@@ -95,6 +95,21 @@ def read_snapshot(conn: Connection, phones: Sequence[str], today: dt.date, now: 
     return snap
 
 
+def register(conn: Connection, phone: str, district_id: str, now: dt.datetime) -> Person | None:
+    """A self-registered resident (open registration); None if the district is unknown."""
+    district = conn.execute(select(districts.c.name, districts.c.enabled)
+                            .where(districts.c.id == district_id)).first()
+    if district is None:
+        return None
+    stmt = dialect_insert(conn, residents).on_conflict_do_nothing().returning(residents.c.id)
+    resident_id = conn.scalar(stmt, {"phone": phone, "name": "—", "district_id": district_id,
+                                     "document": None, "self_registered": True,
+                                     "created_at": now})
+    if resident_id is None:  # registered a moment ago by another node
+        resident_id = conn.scalar(select(residents.c.id).where(residents.c.phone == phone))
+    return Person(resident_id, phone, "—", district_id, district.name, district.enabled)
+
+
 def permits_of(conn: Connection, resident_ids: Iterable[int], today: dt.date,
                now: dt.datetime) -> list[Permit]:
     """Today's permits (they hold the slots) and any still running from yesterday."""

@@ -30,10 +30,12 @@ def normalize(raw: str, country: str = "RU") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def is_mobile(e164: str) -> bool:
-    kind = phonenumbers.number_type(phonenumbers.parse(e164))
-    return kind in (phonenumbers.PhoneNumberType.MOBILE,
-                    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+def is_mobile_of(e164: str, country: str) -> bool:
+    """A mobile number of `country`: who may register themselves when registration is open."""
+    number = phonenumbers.parse(e164)
+    kind = phonenumbers.number_type(number)
+    return phonenumbers.region_code_for_number(number) == country and kind in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def is_alphanumeric_sender(raw: str) -> bool:

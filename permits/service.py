@@ -124,6 +124,10 @@ class _Batch:
         if reason.exempt:
             return self._reply(phone, texts("exempt", reason=texts.reason(reason)), "exempt",
                                reason=reason.number, district=district, officer=officer)
+        if person is None and self._may_register(phone):
+            person = ledger.register(self.conn, phone, self.settings.open_district, self.now)
+            if person:
+                self.snap.residents[phone] = person
         if person is None:
             return self._reply(phone, texts("not_resident"), "not_resident",
                                reason=reason.number, officer=officer)
@@ -147,6 +151,10 @@ class _Batch:
         held.append(permit)
         self.new_permits[permit.code] = permit
         return self._issued_reply(phone, permit, texts, district)
+
+    def _may_register(self, phone: str) -> bool:
+        return (self.settings.registration == "open"
+                and phones.is_mobile_of(phone, self.settings.country))
 
     def _issued_reply(self, phone: str, permit: Permit, texts: Texts, district: str) -> Outcome:
         left = self.settings.per_day - len(self._used_slots(self.snap.permits[permit.resident_id]))

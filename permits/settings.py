@@ -17,6 +17,7 @@ class RulesSettings:
     per_day: int = 2
     validity_minutes: int = 60
     registration: str = "registry"
+    open_district: str = ""
     reasons: tuple[Reason, ...] = field(default=DEFAULT_REASONS)
     replies_per_hour: int = 10
     officer_replies_per_hour: int = 300

@@ -93,6 +93,7 @@ SECTIONS: dict[str, Spec] = {
         "per_day": (int, 2, _positive, "a whole number >= 1"),
         "validity_minutes": (int, 60, _positive, "a whole number >= 1"),
         "registration": (str, "registry", ("registry", "open"), '"registry" or "open"'),
+        "open_district": (str, "", None, "the district id self-registered residents join"),
         "replies_per_hour": (int, 10, _positive, "a whole number >= 1"),
         "officer_replies_per_hour": (int, 300, _positive, "a whole number >= 1"),
         "officer_misses_allowed": (int, 5, _positive, "a whole number >= 1"),
@@ -238,6 +239,11 @@ def from_dict(data: Mapping[str, Any], base: Path,
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(sorted(known))}")
     s = {name: _read(f"[{name}]", data.get(name, {}), spec) for name, spec in SECTIONS.items()}
     url = environ.get("PERMIT_GATEWAY_DATABASE_URL") or s["database"]["url"]
+    district_rows = _rows(data, "districts")
+    if s["permits"]["registration"] == "open" and s["permits"]["open_district"] not in {
+            row["id"] for row in district_rows}:
+        raise ConfigError('[permits] open_district: with registration = "open", name one of '
+                          "the [[districts]] ids")
     data_dir = base / s["service"]["data_dir"]
     rules = RulesSettings(
         timezone=s["service"]["timezone"], language=s["service"]["language"],
@@ -246,7 +252,7 @@ def from_dict(data: Mapping[str, Any], base: Path,
     )
     return Config(
         database_url=_resolve_sqlite(url, base), data_dir=data_dir, rules=rules,
-        districts=tuple(District(**row) for row in _rows(data, "districts")),
+        districts=tuple(District(**row) for row in district_rows),
         modems=tuple(_rows(data, "modems", extra_ok=True)),
         smpp=tuple(_rows(data, "smpp", extra_ok=True)),
         web=WebSettings(**s["web"]), pipeline=PipelineSettings(**s["pipeline"]),

@@ -87,3 +87,11 @@ def test_configured_reasons_replace_defaults_by_number_and_the_rest_stay():
     assert reasons[1].name_ru == "продукты" and reasons[1].keywords == ("еда",)
     assert reasons[1].name_en == "shop" and reasons[1].validity_minutes == 90
     assert reasons[12].keywords == ("дача",) and reasons[2].name_ru == "аптека"
+
+
+def test_open_registration_needs_a_district_for_newcomers():
+    with pytest.raises(ConfigError, match="open_district"):
+        from_dict({"permits": {"registration": "open"}}, ROOT)
+    config = from_dict({"permits": {"registration": "open", "open_district": "kinel"},
+                        "districts": [{"id": "kinel", "name": "Кинель", "enabled": True}]}, ROOT)
+    assert config.rules.open_district == "kinel"

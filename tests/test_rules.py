@@ -286,3 +286,20 @@ def test_validity_comes_from_the_reason_when_it_has_its_own(engine, config, cloc
     with engine.begin() as conn:
         [outcome] = rules.handle(conn, [Inbound(RESIDENT, "EXIT dog", "t", clock())], clock())
     assert "13:00-13:30" in outcome.replies[0].text
+
+
+def test_open_registration_lets_any_mobile_of_the_country_ask(engine, config, clock, people):
+    from permits.messages import Inbound
+
+    open_rules = Rules(dataclasses.replace(config.rules, registration="open",
+                                           open_district="kinel"))
+
+    def ask(sender: str):
+        with engine.begin() as conn:
+            return open_rules.handle(conn, [Inbound(sender, "ВЫХОД 1", "t", clock())],
+                                     clock())[0]
+
+    assert ask("+79270001234").kind == "issued"
+    assert ask("+79270001234").kind == "repeated"
+    assert ask("+78462000000").kind == "not_resident"  # a Samara landline
+    assert ask("+380501234567").kind == "not_resident"  # a mobile of another country
