@@ -10,6 +10,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 permit-gateway db upgrade
 permit-gateway residents import demo/residents.csv
 permit-gateway officers add +79370000099 --name "Демо Офицер"
+if [ ! -f data/demo-operator-password ]; then
+  python -c "import secrets; print(secrets.token_urlsafe(12))" > data/demo-operator-password
+  chmod 600 data/demo-operator-password
+  permit-gateway operators add demo < data/demo-operator-password
+fi
 
 python tools/sim_modem.py --link data/modem0 --control 127.0.0.1:8025 &
 simulator=$!
@@ -20,6 +25,8 @@ cat <<'HOWTO'
     curl -s -X POST 127.0.0.1:8025/inject -d '{"sender": "+79270000001", "text": "ВЫХОД магазин"}'
   and read what it sent back:
     curl -s 127.0.0.1:8025/sent
+  The operators' console: http://127.0.0.1:8080 (user "demo", password in
+  data/demo-operator-password).
 
 HOWTO
 permit-gateway run

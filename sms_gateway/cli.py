@@ -108,7 +108,25 @@ def cmd_simulate(config: Config, args: argparse.Namespace) -> None:
 def cmd_run(config: Config, args: argparse.Namespace) -> None:
     from sms_gateway.runner import run
 
-    run(config, _prepare(config), node=args.node)
+    run(config, _prepare(config), node=args.node, web=not args.no_web)
+
+
+def cmd_web(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.runner import serve_web
+
+    serve_web(config, _prepare(config))
+
+
+def cmd_operators_add(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.web.operators import OperatorError, add_operator, read_password
+
+    try:
+        password = read_password(sys.stdin, sys.stdin.isatty())
+        with _prepare(config).begin() as conn:
+            add_operator(conn, args.username, password, utc_now())
+    except OperatorError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"operator {args.username} added")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,8 +169,15 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--from", dest="sender", required=True, help="the sender's number")
     sim.add_argument("text")
 
-    run = command("run", cmd_run, help="run the gateway: transports, pipeline, scheduler")
+    run = command("run", cmd_run, help="run the gateway: transports, pipeline, scheduler, web")
     run.add_argument("--node", default=socket.gethostname(), help="this node's name")
+    run.add_argument("--no-web", action="store_true", help="do not serve the web console")
+    command("web", cmd_web, help="serve only the operators' web console")
+
+    ops = sub.add_parser("operators").add_subparsers(dest="operators", required=True)
+    command("add", cmd_operators_add, ops,
+            help="add a web operator; the password is asked for, or read from the first line"
+                 " of standard input").add_argument("username")
     return parser
 
 
@@ -163,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logsafe.configure(config.log_level if args.command == "run" else "WARNING")
+    logsafe.configure(config.log_level if args.command in ("run", "web") else "WARNING")
     try:
         args.func(config, args)
     except (CommandError, registry.RegistryError, phones.PhoneError, ValueError) as exc:

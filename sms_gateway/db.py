@@ -8,6 +8,8 @@ except on connections marked read-only, which must never hold the write lock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -24,6 +26,41 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@contextmanager
+def transaction(engine: Engine, *, urgent: bool = False) -> Iterator[Connection]:
+    """`engine.begin()`, marked urgent (officers' work) when it should jump the writers' queue."""
+    with engine.connect().execution_options(urgent=urgent) as conn, conn.begin():
+        yield conn
+
+
+class WriterTurns:
+    """The order in which one process's threads get SQLite's single write lock.
+
+    Waiters are woken at once when it is free (SQLite's own busy handler polls with sleeps of
+    up to 100 ms, which starves the unlucky), and urgent writers go before the others, so an
+    officer's check waits at most for the transaction in progress."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._held = False
+        self._urgent_waiting = 0
+
+    def acquire(self, urgent: bool) -> None:
+        with self._changed:
+            self._urgent_waiting += urgent
+            try:
+                self._changed.wait_for(
+                    lambda: not self._held and (urgent or not self._urgent_waiting))
+            finally:
+                self._urgent_waiting -= urgent
+            self._held = True
+
+    def release(self) -> None:
+        with self._changed:
+            self._held = False
+            self._changed.notify_all()
 
 
 def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
@@ -43,16 +80,15 @@ def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
 
-    # Threads of one process queue for the write lock here, woken at once when it is free;
-    # SQLite's own busy handler polls with sleeps of up to 100 ms, which starves the unlucky.
-    writer = threading.Lock()
+    writer = WriterTurns()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        if conn.get_execution_options().get("readonly", False):
+        options = conn.get_execution_options()
+        if options.get("readonly", False):
             conn.exec_driver_sql("BEGIN")
             return
-        writer.acquire()
+        writer.acquire(urgent=options.get("urgent", False))
         conn.info["holds_writer"] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -17,6 +17,7 @@ from permits.messages import Inbound, Outcome
 from permits.service import Rules
 from permits.ussd import UssdMenu
 from sms_gateway.clock import Clock, utc_now
+from sms_gateway.db import transaction
 from sms_gateway.notify import OUTBOX, notify
 from sms_gateway.schema import inbox, outbox
 from sms_gateway.ussd_sessions import UssdSessions
@@ -58,7 +59,10 @@ class Dispatcher:
         self.ussd = ussd or UssdSessions(UssdMenu(rules), session_seconds=120)
 
     def run_once(self) -> BatchResult:
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(readonly=True) as conn:
+            urgent = conn.scalar(select(inbox.c.id).where(inbox.c.state == "new",
+                                                          inbox.c.priority > 0).limit(1))
+        with transaction(self.engine, urgent=urgent is not None) as conn:
             rows = claim(conn, self.batch_size)
             if not rows:
                 return BatchResult(0, 0)

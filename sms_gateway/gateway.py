@@ -40,9 +40,14 @@ class Gateway:
                                      clock=clock, ussd=ussd)
         self.senders = [Sender(engine, t, config.pipeline, node=node, clock=clock)
                         for t in self.transports]
+        # Officers' and USSD replies have a sender of their own: they never wait behind a
+        # flood's batch that is still in the network.
+        self.urgent_senders = [Sender(engine, t, config.pipeline, node=node, clock=clock,
+                                      batch_size=20, min_priority=1) for t in self.transports]
         poll = config.pipeline.poll_seconds
-        self._sender_workers = [Worker(f"send-{s.transport.channel}", s.run_once, poll)
-                                for s in self.senders]
+        self._sender_workers = [Worker(f"send-{s.transport.channel}-{s.min_priority}",
+                                       s.run_once, poll)
+                                for s in (*self.senders, *self.urgent_senders)]
         self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
         self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
                            on_receipts=self._receipts, on_health=self.board.report)
@@ -72,7 +77,7 @@ class Gateway:
             transport.stop()
         for worker in (self._dispatch_worker, *self._sender_workers):
             worker.stop()
-        for sender in self.senders:
+        for sender in (*self.senders, *self.urgent_senders):
             sender.flush()
         self.listener.stop()
         log.info("gateway %s stopped", self.node)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from permits.ledger import dialect_insert
 from permits.schema import officers
 from sms_gateway.clock import Clock, utc_now
+from sms_gateway.db import transaction
 from sms_gateway.notify import INBOX, notify
 from sms_gateway.schema import inbox, inbox_parts
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
@@ -42,13 +43,27 @@ class OfficerNumbers:
 
     def includes(self, conn: Connection, sender: str) -> bool:
         """Whether `sender` is an officer, refreshing the set on `conn` when it is stale."""
-        now = self._clock()
         with self._lock:
-            if self._loaded_at is None or (now - self._loaded_at).total_seconds() > self._refresh:
-                phones = conn.scalars(select(officers.c.phone).where(officers.c.active))
-                self._numbers = frozenset(digits_key(p) for p in phones)
-                self._loaded_at = now
+            if self._stale():
+                self._load(conn)
         return digits_key(sender) in self._numbers
+
+    def includes_now(self, engine: Engine, sender: str) -> bool:
+        """The same, outside any transaction (a read-only connection refreshes the set)."""
+        with self._lock:
+            if self._stale():
+                with engine.connect().execution_options(readonly=True) as conn:
+                    self._load(conn)
+        return digits_key(sender) in self._numbers
+
+    def _stale(self) -> bool:
+        return (self._loaded_at is None
+                or (self._clock() - self._loaded_at).total_seconds() > self._refresh)
+
+    def _load(self, conn: Connection) -> None:
+        phones = conn.scalars(select(officers.c.phone).where(officers.c.active))
+        self._numbers = frozenset(digits_key(p) for p in phones)
+        self._loaded_at = self._clock()
 
 
 class Inbox:
@@ -66,8 +81,9 @@ class Inbox:
         """Commit every part in one transaction; raise StoreError if that failed."""
         if not parts:
             return
+        urgent = any(self.is_urgent(part.sender) for part in parts[:50])
         try:
-            with self.engine.begin() as conn:
+            with transaction(self.engine, urgent=urgent) as conn:
                 self.store_in(conn, parts)
         except SQLAlchemyError as exc:
             log.error("inbound batch of %d not stored: %s", len(parts), exc.__class__.__name__)
@@ -96,6 +112,9 @@ class Inbox:
 
     def link_health(self, health: LinkHealth) -> None:
         self._on_health(health)
+
+    def is_urgent(self, sender: str) -> bool:
+        return self.officers.includes_now(self.engine, sender)
 
     def _row(self, conn: Connection, part: InboundPart, text: str, raw: bytes,
              dedup_key: str | None, now: dt.datetime) -> dict:

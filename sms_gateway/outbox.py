@@ -21,12 +21,12 @@ FINAL_RECEIPT_STATES = {"DELIVRD": "delivered", "UNDELIV": "failed", "EXPIRED": 
 
 
 def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetime,
-          node: str) -> list[OutboundMessage]:
+          node: str, min_priority: int = 0) -> list[OutboundMessage]:
     """Mark the next due rows of `channels` as sending; expire the ones too late to matter."""
     query = (select(outbox.c.id, outbox.c.recipient, outbox.c.text, outbox.c.expires_at,
                     outbox.c.permit_id, outbox.c.ussd_op, outbox.c.ussd_session)
              .where(outbox.c.state == "pending", outbox.c.channel.in_(list(channels)),
-                    outbox.c.next_attempt_at <= now)
+                    outbox.c.next_attempt_at <= now, outbox.c.priority >= min_priority)
              .order_by(outbox.c.priority.desc(), outbox.c.next_attempt_at)
              .limit(limit))
     if conn.dialect.name == "postgresql":

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from sms_gateway import outbox
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import PipelineSettings
+from sms_gateway.db import transaction
 from sms_gateway.transport import SendResult, Transport
 
 log = logging.getLogger(__name__)
@@ -24,18 +25,20 @@ class Sender:
     """Moves one transport's pending replies to the network."""
 
     def __init__(self, engine: Engine, transport: Transport, settings: PipelineSettings, *,
-                 node: str = "local", batch_size: int = 200, clock: Clock = utc_now) -> None:
+                 node: str = "local", batch_size: int = 200, clock: Clock = utc_now,
+                 min_priority: int = 0) -> None:
         self.engine, self.transport, self.settings = engine, transport, settings
         self.node, self.batch_size, self.clock = node, batch_size, clock
+        self.min_priority = min_priority
         self._unrecorded: list[SendResult] = []
         self._lock = threading.Lock()
 
     def run_once(self) -> int:
         with self._lock:
-            with self.engine.begin() as conn:
+            with transaction(self.engine, urgent=self.min_priority > 0) as conn:
                 self._record(conn)
                 messages = outbox.claim(conn, [self.transport.channel], self.batch_size,
-                                        self.clock(), self.node)
+                                        self.clock(), self.node, self.min_priority)
             if not messages:
                 return 0
             try:

@@ -64,6 +64,9 @@ class InboundSink(Protocol):
     def link_health(self, health: LinkHealth) -> None:
         """Note the current state of a link (kept in memory, snapshotted by the scheduler)."""
 
+    def is_urgent(self, sender: str) -> bool:
+        """Whether to store this sender's messages ahead of others (officers at a checkpoint)."""
+
 
 @dataclass(frozen=True)
 class OutboundMessage:

@@ -90,9 +90,10 @@ def _node(tmp_path, name, database_url, port):
         '[[districts]]\nid = "kinel"\nname = "Кинель"\nenabled = true\n'
         f'[[smpp]]\nname = "op"\nhost = "127.0.0.1"\nport = {port}\nsystem_id = "{name}"\n'
         'password = "x"\nsource_addr = "377"\nreconnect_min_seconds = 0.05\n', encoding="utf-8")
+    log = (tmp_path / f"{name}.log").open("w")
     return subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "--config", str(config),
-                             "run", "--node", name], cwd=ROOT, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             "run", "--node", name, "--no-web"], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
 
 def test_two_nodes_on_one_postgres_hold_the_quota_and_answer_everyone(database_url, engine,

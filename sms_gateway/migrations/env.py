@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import sms_gateway.web.schema  # noqa: F401  (the operators' tables join the metadata)
 from sms_gateway.schema import metadata  # the ledger's metadata, with the pipeline's tables
 
 connection = context.config.attributes["connection"]

@@ -1,6 +1,8 @@
 """The thin I/O around one `Session`: a TCP socket, one reader thread, coalesced writes.
 
 One reader thread owns the socket's input and the session's timers; any thread may submit.
+Received messages are committed by the link's `Committer` thread, so a commit waiting for the
+database never stops the reader (submit_sm_resp keep flowing, and the next group grows).
 Every change to the session happens under one lock, and whatever the session queued is
 written with a single `sendall` under that lock, so PDUs produced together travel together
 (TCP_NODELAY is on: with Nagle, small PDUs written one by one wait 40+ ms each).
@@ -19,7 +21,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from sms_gateway.smpp.clock import SessionClock, SystemClock
-from sms_gateway.smpp.durable import store_and_acknowledge
+from sms_gateway.smpp.committer import Committer
 from sms_gateway.smpp.events import (
     BindRefused,
     Bound,
@@ -39,7 +41,7 @@ from sms_gateway.transport import InboundSink
 
 log = logging.getLogger(__name__)
 
-_READ_SIZE = 256 * 1024
+_READ_SIZE = 1024 * 1024  # a whole flood's worth of deliver_sm at once: fewer, larger commits
 _ENDINGS = (LinkDead, Unbound, BindRefused)
 
 Outcomes = Callable[[Sequence[SubmitAccepted | SubmitFailed]], None]
@@ -87,21 +89,24 @@ class Link:
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_w.setblocking(False)
-        self._thread = threading.Thread(
-            target=self._run, name=f"smpp-{channel}-{kind.name}", daemon=True
-        )
+        name = f"smpp-{channel}-{kind.name}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._committer = Committer(sink, self._acknowledge, f"{name}-commit")
 
     # -- any thread ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._committer.start()
         self._thread.start()
 
     def stop(self) -> None:
-        """Unbind cleanly (waiting at most one response timeout), then close."""
+        """Answer what is committed, unbind cleanly (waiting at most one response timeout),
+        then close."""
         self._stopping.set()
         self._wake()
         if self._thread.ident is not None:
-            self._thread.join(self.settings.response_timeout_seconds + 5)
+            self._thread.join(2 * self.settings.response_timeout_seconds + 5)
+        self._committer.stop()
         self._wake_r.close()
         self._wake_w.close()
 
@@ -193,6 +198,8 @@ class Link:
         bound = False
         while True:
             if self._stopping.is_set():
+                if session.state is State.BOUND:  # answer what is committed before leaving
+                    self._committer.drain(self.settings.response_timeout_seconds)
                 with self._lock:
                     session.unbind()
                     self._flush()
@@ -224,11 +231,7 @@ class Link:
     def _handle(self, session: Session, events: list[Event]) -> str | None:
         received = [event for event in events if isinstance(event, Received)]
         if received:
-            answers = store_and_acknowledge(self._sink, received)
-            with self._lock:  # every answer for this read in one write
-                for status, sequences in answers:
-                    session.acknowledge(sequences, status)
-                self._flush()
+            self._committer.put(session, received)
         self._dispatch(events)
         for event in events:
             if isinstance(event, Bound):
@@ -237,6 +240,19 @@ class Link:
             if isinstance(event, _ENDINGS):
                 return _describe_ending(event)
         return None
+
+    # -- committer thread ---------------------------------------------------------------------
+
+    def _acknowledge(self, origin: Hashable, answers: Sequence[tuple[int, list[int]]]) -> None:
+        """Answer one commit's deliver_sm in one write, if their session is still the link's:
+        those of a session that ended are delivered again by the SMSC."""
+        with self._lock:
+            session = self._session
+            if session is not origin or session is None or session.state is State.CLOSED:
+                return
+            for status, sequences in answers:
+                session.acknowledge(sequences, status)
+            self._flush()
 
     # -- helpers ------------------------------------------------------------------------------
 

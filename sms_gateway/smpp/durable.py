@@ -1,8 +1,9 @@
 """The durability rule for deliver_sm: commit first, acknowledge after, refuse on failure.
 
-Everything one socket read produced is stored with one call (one transaction, one fsync) and
-answered with one write; a batch the sink could not commit is answered ESME_RX_T_APPN, so
-the SMSC delivers it again rather than believing we have it.
+Everything received since the last commit (`committer.Committer` groups it) is stored with one
+call (one transaction, one fsync) and answered with one write; a batch the sink could not
+commit is answered ESME_RX_T_APPN, so the SMSC delivers it again rather than believing we
+have it.
 """
 
 from __future__ import annotations
@@ -21,14 +22,25 @@ def store_and_acknowledge(
     sink: InboundSink, received: Sequence[Received]
 ) -> list[tuple[int, list[int]]]:
     """Store parts and receipts (one call each); the status to answer each group with."""
-    parts = [event for event in received if isinstance(event.item, InboundPart)]
-    receipts = [event for event in received if isinstance(event.item, DeliveryReceipt)]
+    statuses = store(sink, received)
     answers = []
-    for group, store in ((parts, sink.store), (receipts, sink.receipts)):
+    for kind in (InboundPart, DeliveryReceipt):
+        group = [i for i, event in enumerate(received) if isinstance(event.item, kind)]
         if group:
-            status = _commit(store, [event.item for event in group])
-            answers.append((status, [event.sequence for event in group]))
+            answers.append((statuses[group[0]], [received[i].sequence for i in group]))
     return answers
+
+
+def store(sink: InboundSink, received: Sequence[Received]) -> list[int]:
+    """Store parts and receipts (one call each); the status owed to each event, in order."""
+    statuses = [Status.OK] * len(received)
+    for kind, commit in ((InboundPart, sink.store), (DeliveryReceipt, sink.receipts)):
+        indexes = [i for i, event in enumerate(received) if isinstance(event.item, kind)]
+        if indexes:
+            status = _commit(commit, [received[i].item for i in indexes])
+            for i in indexes:
+                statuses[i] = status
+    return statuses
 
 
 def _commit(store: Callable[[list], None], items: list) -> int:

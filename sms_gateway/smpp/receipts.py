@@ -38,7 +38,7 @@ def normalize_id(raw: str, base: str) -> str:
 
     Ids that are not numbers in that base (UUIDs, vendor strings) are kept as they are.
     """
-    text = raw.strip().strip("\0")
+    text = raw.strip(string.whitespace + "\0")
     digits = _HEX_DIGITS if base == "hex" else frozenset(string.digits)
     if not text or not digits.issuperset(text):
         return text

@@ -56,6 +56,9 @@ class RecordingSink:
             self.health.append(health)
             self._changed.notify_all()
 
+    def is_urgent(self, sender: str) -> bool:
+        return False
+
     def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
         """Block until `condition` holds; AssertionError after `timeout` (a hang, not a speed)."""
         with self._changed:

@@ -6,14 +6,29 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import (Blueprint, Flask, abort, current_app, g, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from sms_gateway.web import audit, csrf, throttle
 from sms_gateway.web.context import now, reading, writing
-from sms_gateway.web.operators import (MAX_PASSWORD, active_operator, authenticate,
-                                       canonical_username)
+from sms_gateway.web.operators import (
+    MAX_PASSWORD,
+    Operator,
+    active_operator,
+    authenticate,
+    canonical_username,
+)
 
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable)
@@ -30,17 +45,25 @@ def operator_name() -> str:
     return g.operator.username
 
 
+def current_operator() -> Operator | None:
+    """The session's operator if still active (a deactivated one is logged out here)."""
+    if "operator" not in g:
+        username = session.get(_USER_KEY)
+        g.operator = None
+        if username:
+            with reading() as conn:
+                g.operator = active_operator(conn, username)
+            if g.operator is None:
+                session.clear()
+    return g.operator
+
+
 def _require_login() -> Response | None:
     view = current_app.view_functions.get(request.endpoint or "")
     if request.endpoint == "static" or getattr(view, "public", False):
         return None
-    username = session.get(_USER_KEY)
-    if username:
-        with reading() as conn:
-            g.operator = active_operator(conn, username)
-        if g.operator:
-            return None
-        session.clear()
+    if current_operator():
+        return None
     if request.method != "GET":
         abort(401)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -35,8 +35,16 @@ def throughput(received: dict[int, int], sent: dict[int, int], now: dt.datetime,
         return " ".join(f"{x(m)},{round(4 + plot_h * (1 - counts.get(m, 0) / peak), 1)}"
                         for m in range(first, last + 1))
 
-    step = max(minutes // 6, 1)
+    step = 30 if minutes >= 120 else 10
     ticks = tuple((x(m), dt.datetime.fromtimestamp(m * 60, zone).strftime("%H:%M"))
-                  for m in range(last, first - 1, -step))
+                  for m in range(first, last - step // 6)
+                  if _local_minute(m, zone) % step == 0)
     return Chart(WIDTH, HEIGHT, peak, (("in", points(received)), ("out", points(sent))),
                  ticks, LEFT, HEIGHT - BOTTOM)
+
+
+def _local_minute(minute: int, zone: ZoneInfo) -> int:
+    """Minutes past midnight on the local clock: ticks fall on :00 and :30 even in zones with
+    a half-hour offset."""
+    local = dt.datetime.fromtimestamp(minute * 60, zone)
+    return local.hour * 60 + local.minute

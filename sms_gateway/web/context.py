@@ -40,8 +40,8 @@ def install(app: Flask, services: Services) -> None:
     app.extensions[_KEY] = services
 
 
-def services() -> Services:
-    return current_app.extensions[_KEY]
+def services(app: Flask | None = None) -> Services:
+    return (app or current_app).extensions[_KEY]
 
 
 def now() -> dt.datetime:

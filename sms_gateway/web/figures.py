@@ -15,6 +15,7 @@ from sqlalchemy import Connection, case, func, select
 from permits.phones import mask
 from permits.schema import outcomes, verifications
 from sms_gateway.schema import inbox, link_health, outbox
+from sms_gateway.schema import nodes as node_table
 from sms_gateway.web.sqltime import epoch_seconds, minute_of
 
 WAITING = {"inbox": ("new",), "outbox": ("pending", "sending")}
@@ -99,12 +100,13 @@ def outbox_finished(conn: Connection, since: dt.datetime) -> list[tuple[str, str
         .group_by(outbox.c.channel, outbox.c.state))]
 
 
-def inbox_received(conn: Connection, since: dt.datetime) -> list[tuple[str, str, int]]:
-    """(channel, outcome, count) of messages stored since `since`; outcome "waiting" if new."""
-    outcome = func.coalesce(inbox.c.outcome, "waiting")
+def inbox_handled(conn: Connection, since: dt.datetime) -> list[tuple[str, str, int]]:
+    """(channel, outcome, count) of messages stored since `since` and already decided
+    (waiting ones are in `queue_depths`, so each count only ever grows)."""
     return [tuple(r) for r in conn.execute(
-        select(inbox.c.channel, outcome, func.count())
-        .where(inbox.c.stored_at >= since).group_by(inbox.c.channel, outcome))]
+        select(inbox.c.channel, inbox.c.outcome, func.count())
+        .where(inbox.c.stored_at >= since, inbox.c.outcome.is_not(None))
+        .group_by(inbox.c.channel, inbox.c.outcome))]
 
 
 def per_minute(conn: Connection, since: dt.datetime) -> tuple[dict[int, int], dict[int, int]]:
@@ -192,3 +194,19 @@ def recent_errors(conn: Connection, limit: int = 20) -> list[dict]:
                             .order_by(outbox.c.updated_at.desc()).limit(limit)).all()
     rows = sorted([*failed, *retrying], key=lambda r: r.updated_at, reverse=True)[:limit]
     return [dict(r._mapping) | {"recipient": mask(r.recipient)} for r in rows]
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    heartbeat_at: dt.datetime
+    transports: tuple[str, ...]
+    alive: bool
+
+
+def nodes(conn: Connection, now: dt.datetime) -> list[Node]:
+    """Gateway nodes by their heartbeats; one silent for over a minute is shown as down."""
+    rows = conn.execute(select(node_table.c.name, node_table.c.heartbeat_at,
+                               node_table.c.transports).order_by(node_table.c.name))
+    return [Node(r.name, _aware(r.heartbeat_at), tuple(json.loads(r.transports or "[]")),
+                 now - _aware(r.heartbeat_at) <= STALE_AFTER) for r in rows]

@@ -29,9 +29,11 @@ def page() -> str:
             "outcomes": figures.day_outcomes(conn, today),
             "checks": figures.verification_outcomes(conn, svc.day_start(now)),
             "errors": figures.recent_errors(conn),
+            "nodes": figures.nodes(conn, now),
         }
     view["chart"] = chart.throughput(received, sent, now, CHART_MINUTES, svc.zone)
     return render_template("status.html", today=today, refresh=REFRESH_SECONDS,
+                           hours=CHART_MINUTES // 60,
                            reasons={r.number: r.name(svc.rules.settings.language)
                                     for r in svc.rules.settings.reasons}, **view)
 

@@ -1,0 +1,46 @@
+"""The administration pages' own reads and writes of the registry (the rest is in
+permits.registry and sms_gateway.admin, shared with the CLI)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, exists, select
+
+from permits.registry import RegistryError
+from permits.schema import districts, officers, permits, residents
+
+
+def resident(conn: Connection, resident_id: int) -> dict | None:
+    row = conn.execute(
+        select(residents.c.id, residents.c.phone, residents.c.name, residents.c.document,
+               residents.c.district_id, districts.c.name.label("district_name"),
+               districts.c.enabled.label("district_enabled"), residents.c.created_at)
+        .join(districts, districts.c.id == residents.c.district_id)
+        .where(residents.c.id == resident_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def resident_id_by_phone(conn: Connection, phone: str) -> int | None:
+    return conn.scalar(select(residents.c.id).where(residents.c.phone == phone))
+
+
+def remove_resident(conn: Connection, resident_id: int) -> None:
+    """Only a resident without permits: the ledger keeps every permit and whose it was."""
+    if conn.scalar(select(exists().where(permits.c.resident_id == resident_id))):
+        raise RegistryError("this resident holds permits in the ledger and cannot be removed")
+    if conn.execute(delete(residents).where(residents.c.id == resident_id)).rowcount != 1:
+        raise RegistryError("no such resident")
+
+
+def officers_list(conn: Connection) -> list[dict]:
+    rows = conn.execute(select(officers.c.id, officers.c.phone, officers.c.name,
+                               officers.c.active).order_by(officers.c.name)).mappings()
+    return [dict(r) for r in rows]
+
+
+def officer_phone(conn: Connection, officer_id: int) -> str | None:
+    return conn.scalar(select(officers.c.phone).where(officers.c.id == officer_id))
+
+
+def districts_list(conn: Connection) -> list[dict]:
+    rows = conn.execute(select(districts).order_by(districts.c.name)).mappings()
+    return [dict(r) for r in rows]

@@ -1,0 +1,196 @@
+"""Logging in and out, slowing down password guessing, CSRF, and who may see what."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import stat
+
+import pytest
+
+from sms_gateway.web.app import create_app
+from sms_gateway.web.operators import (
+    OperatorError,
+    add_operator,
+    authenticate,
+    read_password,
+)
+from sms_gateway.web.schema import operators
+from sms_gateway.web.secret import FILE_NAME
+from tests.test_web_support import PASSWORD, Console, audit_rows
+
+pytest_plugins = ["tests.test_web_support"]  # the console fixtures
+
+
+def test_pages_need_a_login_and_send_you_back_after_it(anonymous, operator):
+    response = anonymous.get("/officers")
+    assert response.status_code == 302
+    assert "/login?next=/officers" in response.headers["Location"]
+    response = anonymous.post("/login", {"username": "anna", "password": PASSWORD,
+                                         "next": "/officers"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/officers"
+    assert anonymous.get("/officers").status_code == 200
+
+
+def test_login_never_redirects_off_the_site(anonymous, operator):
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        response = anonymous.post("/login", {"username": "Anna", "password": PASSWORD,
+                                             "next": target})
+        assert response.headers["Location"] == "/"
+
+
+def test_login_is_recorded_and_logout_ends_the_session(console, engine):
+    assert console.get("/").status_code == 200
+    assert console.post("/logout").status_code == 302
+    assert console.get("/").status_code == 302
+    assert [r["action"] for r in audit_rows(engine)] == ["login", "logout"]
+    assert audit_rows(engine)[0]["operator"] == "anna"
+
+
+def test_the_session_cookie_is_httponly_and_samesite(anonymous, operator):
+    cookie = anonymous.login().headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; behind HTTPS it is marked Secure
+    https = anonymous.client.post("/login", base_url="https://localhost", data={
+        "username": "anna", "password": PASSWORD, "csrf_token": anonymous.token()})
+    assert "Secure" in https.headers["Set-Cookie"]
+
+
+def test_wrong_password_is_refused_and_audited(anonymous, operator, engine):
+    response = anonymous.login(password="not the password")
+    assert response.status_code == 401
+    assert "Wrong username or password" in response.text
+    assert anonymous.get("/").status_code == 302
+    [row] = audit_rows(engine, "login_failed")
+    assert row["operator"] == "anna"
+
+
+def test_repeated_failures_slow_the_guesser_down(anonymous, operator, clock, engine):
+    for _ in range(3):
+        assert anonymous.login(password="guess").status_code == 401
+    locked = anonymous.login()  # three free tries, then even the right password waits 1 s
+    assert locked.status_code == 429
+    assert "Try again in 1 s" in locked.text
+    clock.advance(seconds=1)
+    assert anonymous.login(password="guess").status_code == 401  # the next wait is 2 s
+    clock.advance(seconds=1.5)
+    assert "Try again in 1 s" in anonymous.login().text
+    clock.advance(seconds=0.5)
+    assert anonymous.login().status_code == 302
+    anonymous.post("/logout")
+    assert anonymous.login(password="guess").status_code == 401  # success reset the count
+    assert anonymous.login().status_code == 302
+    assert len(audit_rows(engine, "login_failed")) == 5
+
+
+def test_slowing_down_is_per_username_and_address(anonymous, operator, app):
+    for _ in range(5):
+        anonymous.login(password="guess")
+    assert anonymous.login().status_code == 429
+    other = Console(app.test_client())
+    response = other.client.post("/login", environ_base={"REMOTE_ADDR": "10.0.0.7"}, data={
+        "username": "anna", "password": PASSWORD, "csrf_token": other.token()})
+    assert response.status_code == 302
+
+
+def test_unknown_user_and_inactive_operator_cannot_log_in(anonymous, operator, engine):
+    assert anonymous.login("nobody").status_code == 401
+    with engine.begin() as conn:
+        conn.execute(operators.update().values(active=False))
+    assert anonymous.login().status_code == 401
+
+
+def test_deactivating_an_operator_ends_their_open_session(console, engine):
+    with engine.begin() as conn:
+        conn.execute(operators.update().values(active=False))
+    assert console.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("token", [None, "", "forged"])
+def test_forms_without_the_session_token_are_refused(console, engine, token):
+    data = {"phone": "+79370000042", "name": "Sgt"}
+    if token is not None:
+        data["csrf_token"] = token
+    response = console.client.post("/officers", data=data)
+    assert response.status_code == 400
+    assert "Reload the page" in response.text
+    assert not audit_rows(engine, "officer_added")
+
+
+def test_the_login_form_needs_its_token_too(anonymous, operator):
+    response = anonymous.client.post("/login", data={"username": "anna", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_a_token_from_before_login_is_not_the_one_after(anonymous, operator):
+    before = anonymous.token()
+    anonymous.login()
+    assert anonymous.token() != before
+
+
+def test_public_endpoints_answer_without_login(anonymous):
+    assert anonymous.get("/healthz").status_code == 200
+    assert anonymous.get("/metrics").status_code == 200
+    assert anonymous.get("/static/console.css").status_code == 200
+
+
+def test_the_ussd_gateway_needs_neither_login_nor_form_token(anonymous, people):
+    response = anonymous.client.post("/ussd", data={
+        "sessionId": "s1", "serviceCode": "*377#", "phoneNumber": "+79270000001", "text": ""})
+    assert response.status_code == 200
+    assert response.text.startswith(("CON ", "END "))
+
+
+def test_metrics_need_a_login_when_not_public(web_config, engine, clock, operator):
+    config = dataclasses.replace(web_config, web=dataclasses.replace(web_config.web,
+                                                                    metrics_public=False))
+    client = Console(create_app(config, engine, clock=clock).test_client())
+    assert client.get("/metrics").status_code == 401
+    client.login()
+    assert client.get("/metrics").status_code == 200
+
+
+def test_pages_carry_security_headers(console):
+    response = console.get("/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_session_secret_is_made_once_and_kept_private(app, web_config, engine):
+    path = web_config.data_dir / FILE_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = create_app(web_config, engine)
+    assert again.config["SECRET_KEY"] == app.config["SECRET_KEY"]
+    configured = dataclasses.replace(web_config, web=dataclasses.replace(
+        web_config.web, secret_key="k" * 40))
+    assert create_app(configured, engine).config["SECRET_KEY"] == "k" * 40
+
+
+def test_add_operator_checks_its_input(engine, clock):
+    with engine.begin() as conn:
+        add_operator(conn, "Boris", PASSWORD, clock())
+        with pytest.raises(OperatorError, match="already exists"):
+            add_operator(conn, "boris", PASSWORD, clock())
+        with pytest.raises(OperatorError, match="at least"):
+            add_operator(conn, "vera", "short", clock())
+        with pytest.raises(OperatorError, match="username"):
+            add_operator(conn, "<script>", PASSWORD, clock())
+        assert authenticate(conn, "BORIS", PASSWORD).username == "boris"
+        assert authenticate(conn, "boris", PASSWORD + "x") is None
+
+
+def test_read_password_takes_the_first_line_of_a_pipe():
+    assert read_password(io.StringIO(f"{PASSWORD}\r\nignored\n"), is_tty=False) == PASSWORD
+    with pytest.raises(OperatorError):
+        read_password(io.StringIO(""), is_tty=False)
+
+
+def test_read_password_asks_twice_at_a_terminal():
+    answers = iter([PASSWORD, PASSWORD])
+    assert read_password(io.StringIO(), True, prompt=lambda _: next(answers)) == PASSWORD
+    answers = iter([PASSWORD, "something else"])
+    with pytest.raises(OperatorError, match="differ"):
+        read_password(io.StringIO(), True, prompt=lambda _: next(answers))
