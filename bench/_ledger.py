@@ -45,7 +45,8 @@ def fill(engine: Engine, residents_count: int, history: int, officers_count: int
             seen.add(code)
             days_ago = 1 + index // (residents_count * 2)
             issued = now - dt.timedelta(days=days_ago, minutes=rng.randrange(600))
-            rows.append({"code": code, "keypad": codes.keypad(code), "resident_id": 1 + index % residents_count,
+            rows.append({"code": code, "keypad": codes.keypad(code),
+                         "resident_id": 1 + index % residents_count,
                          "local_day": issued.date(), "slot": 1 + (index // residents_count) % 2,
                          "reason": 1 + index % 5, "issued_at": issued, "valid_from": issued,
                          "valid_until": issued + dt.timedelta(hours=1), "state": "issued",
