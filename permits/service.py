@@ -75,12 +75,11 @@ class _Batch:
         self._write(results)
         return results
 
-    @staticmethod
-    def _phone(sender: str) -> str | None:
+    def _phone(self, sender: str) -> str | None:
         if phones.is_alphanumeric_sender(sender):
             return None
         try:
-            return phones.normalize(sender)
+            return phones.identify(sender, self.settings.country)
         except phones.PhoneError:
             return None
 

@@ -74,7 +74,7 @@ class UssdMenu:
                 now: dt.datetime) -> Screen:
         """The screen for a session whose answers so far are `inputs` ([] when just dialled)."""
         try:
-            phone = phones.normalize(sender, self.rules.settings.country)
+            phone = phones.identify(sender, self.rules.settings.country)
         except phones.PhoneError:
             return Screen(self._screens["strangers"], True)
         if self._is_officer(conn, phone):

@@ -303,3 +303,8 @@ def test_open_registration_lets_any_mobile_of_the_country_ask(engine, config, cl
     assert ask("+79270001234").kind == "repeated"
     assert ask("+78462000000").kind == "not_resident"  # a Samara landline
     assert ask("+380501234567").kind == "not_resident"  # a mobile of another country
+
+
+def test_senders_in_national_form_are_read_with_the_configured_country(send):
+    assert send("89270000001", "ВЫХОД 1").kind == "issued"
+    assert send("+7 927 000-00-01", "ВЫХОД 1").kind == "repeated"
