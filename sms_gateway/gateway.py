@@ -38,16 +38,18 @@ class Gateway:
                             config.ussd["session_seconds"])
         self.dispatcher = Dispatcher(engine, self.rules, batch_size=config.pipeline.batch_size,
                                      clock=clock, ussd=ussd)
-        self.senders = [Sender(engine, t, config.pipeline, node=node, clock=clock)
-                        for t in self.transports]
+        # A modem pool sends one SMS per modem at a time: one sender per modem, one message
+        # each, keeps every modem busy; a transport with a send window takes whole batches.
+        self.senders = [Sender(engine, t, config.pipeline, node=node, clock=clock,
+                               batch_size=200 if t.send_concurrency == 1 else 1)
+                        for t in self.transports for _ in range(t.send_concurrency)]
         # Officers' and USSD replies have a sender of their own: they never wait behind a
         # flood's batch that is still in the network.
         self.urgent_senders = [Sender(engine, t, config.pipeline, node=node, clock=clock,
                                       batch_size=20, min_priority=1) for t in self.transports]
         poll = config.pipeline.poll_seconds
-        self._sender_workers = [Worker(f"send-{s.transport.channel}-{s.min_priority}",
-                                       s.run_once, poll)
-                                for s in (*self.senders, *self.urgent_senders)]
+        self._sender_workers = [Worker(f"send-{s.transport.channel}-{n}", s.run_once, poll)
+                                for n, s in enumerate((*self.senders, *self.urgent_senders))]
         self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
         self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
                            on_receipts=self._receipts, on_health=self.board.report)

@@ -104,7 +104,8 @@ def _apply(conn: Connection, receipts: Sequence[DeliveryReceipt], now: dt.dateti
         update(outbox)
         .where(outbox.c.transport_message_id == bindparam("mid"),
                outbox.c.channel == bindparam("via"),
-               outbox.c.state != "pending", outbox.c.state != "expired")
+               outbox.c.state != "pending", outbox.c.state != "expired",
+               outbox.c.state != "delivered")
         .values(state=bindparam("outcome"), delivery_state=bindparam("dstate"),
                 last_error=bindparam("error"), updated_at=now),
         rows,

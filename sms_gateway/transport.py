@@ -105,6 +105,7 @@ class Transport(abc.ABC):
     """A link to phones: a modem pool, an SMPP connection group or the loopback."""
 
     kind: str = "abstract"
+    send_concurrency: int = 1  # how many `send` calls may usefully run at once
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -3,7 +3,9 @@
 Everything touching the port happens in this thread, so notifications, sweeps, health polls
 and sends never interleave their commands.  An SMS leaves the SIM only after the sink
 committed it; a lost port or a silent modem ends the session and the port is reopened with
-exponential backoff.
+exponential backoff.  Notifications that queued up together (say during a 3-second send)
+are handled together, so their SMS are committed in one transaction; sends found queued
+behind them wait their turn in `_held`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -24,14 +27,19 @@ from sms_gateway.modem import pdu
 from sms_gateway.modem.at_events import Unsolicited
 from sms_gateway.modem.at_port import ATPort, Opener, open_serial
 from sms_gateway.modem.commands import ModemCommands, PinError
-from sms_gateway.modem.errors import CommandFailed, ModemError
+from sms_gateway.modem.errors import CommandFailed, ModemError, PortLost
 from sms_gateway.modem.masking import mask_number
+from sms_gateway.modem.receipts import ReceiptBook
 from sms_gateway.modem.receiving import Receiver
 from sms_gateway.modem.settings import ModemSettings
 from sms_gateway.modem.status import LinkState, ModemStatus
 from sms_gateway.transport import InboundSink, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
+
+# How long to linger for further notifications after one arrived: parts of one long SMS and
+# a burst's +CMTI come microseconds to a millisecond apart ("within a millisecond or two").
+GATHER_SECONDS = 0.002
 
 # +CMS ERROR codes that condemn the message itself, not the modem: another modem would fail
 # the same way.  1 unassigned number, 96 invalid mandatory information, 304/305 bad PDU/text.
@@ -61,10 +69,12 @@ class ModemDriver:
     ) -> None:
         self.settings = settings
         self.name = settings.name
-        self._receiver = Receiver(channel, settings.name, sink, self._count_received)
+        self.receipts = ReceiptBook(settings.name)
+        self._receiver = Receiver(channel, settings.name, sink, self._count_received, self.receipts)
         self._on_change = on_change
         self._opener = opener
         self._queue: queue.Queue[SendJob | Unsolicited | None] = queue.Queue()
+        self._held: deque[SendJob] = deque()  # sends drained with notifications, still to do
         self._stop = threading.Event()
         self._status = ModemStatus(settings.name)
         self._status_lock = threading.Lock()
@@ -153,17 +163,37 @@ class ModemDriver:
         while not self._stop.is_set():
             if commands.port.lost:
                 raise ModemError("port lost")
-            try:
-                item = self._queue.get(timeout=max(0.0, next_poll - time.monotonic()))
-            except queue.Empty:
-                item = None
+            item = self._next(max(0.0, next_poll - time.monotonic()))
             if isinstance(item, SendJob):
                 self._send(commands, item)
             elif isinstance(item, Unsolicited):
-                self._receiver.notice(commands, item)
+                self._receiver.notice_all(commands, self._gather(item))
             if time.monotonic() >= next_poll:
                 self._poll(commands)
                 next_poll = time.monotonic() + self.settings.poll_seconds
+
+    def _next(self, timeout: float) -> SendJob | Unsolicited | None:
+        if self._held:
+            return self._held.popleft()
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _gather(self, first: Unsolicited) -> list[Unsolicited]:
+        """`first` and every notification queued with it; sends met on the way are held."""
+        events = [first]
+        deadline = time.monotonic() + GATHER_SECONDS
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return events
+            if isinstance(item, Unsolicited):
+                events.append(item)
+            elif isinstance(item, SendJob):
+                self._held.append(item)
+            # None only wakes the loop (stop, or a lost port), which checks for both anyway
 
     def _poll(self, commands: ModemCommands) -> None:
         """Health figures, then a sweep of the SIM (the fallback for a missed +CMTI)."""
@@ -195,21 +225,26 @@ class ModemDriver:
         except (CodecError, ValueError) as exc:
             job.future.set_result(_failed(message, f"cannot encode: {exc}", permanent=True))
             return
+        references: list[int] = []
         try:
             for part in parts:
-                reference = commands.submit(part)
+                references.append(commands.submit(part))
         except CommandFailed as exc:
+            self.receipts.observe(references)
             permanent = exc.code in PERMANENT_CMS and exc.error.kind.name == "CMS"
             job.future.set_result(_failed(message, f"{self.name}: {exc}", permanent))
             if not permanent:
                 self._note_failure()
             return
         except ModemError as exc:
+            self.receipts.observe(references)
             job.future.set_result(_failed(message, f"{self.name}: {exc}", permanent=False))
-            self._note_failure()
+            # A vanished port is the USB bus, not this modem refusing to send: the reopened
+            # session may send at once.  A modem that hangs on sends does count towards a rest.
+            self._note_failure(counts_towards_rest=not isinstance(exc, PortLost))
             raise
         self._failures = 0
-        transport_id = f"{self.name}:{reference}"
+        transport_id = self.receipts.sent(message.to, references)
         log.info(
             "modem %s sent #%d to %s in %d part(s) as %s",
             self.name,
@@ -221,9 +256,11 @@ class ModemDriver:
         self._update(sent=self.status.sent + 1, last_seen=utcnow())
         job.future.set_result(SendResult(message.id, ok=True, transport_message_id=transport_id))
 
-    def _note_failure(self) -> None:
-        self._failures += 1
+    def _note_failure(self, counts_towards_rest: bool = True) -> None:
         self._update(failed=self.status.failed + 1)
+        if not counts_towards_rest:
+            return
+        self._failures += 1
         if self._failures >= self.settings.failures_before_rest:
             self._failures = 0
             until = utcnow() + dt.timedelta(seconds=self.settings.rest_seconds)
@@ -236,6 +273,10 @@ class ModemDriver:
 
     def _fail_queued(self, reason: str) -> None:
         """Sends waiting here go back to the pool; notifications are re-found by the sweep."""
+        while self._held:
+            job = self._held.popleft()
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_result(_failed(job.message, reason, permanent=False))
         while True:
             try:
                 item = self._queue.get_nowait()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sms_gateway.modem.pdu import Deliver, StatusReport
+from sms_gateway.modem.receipts import ReceiptBook
 from sms_gateway.transport import DeliveryReceipt, InboundPart
 
 # TP-ST (23.040 §9.2.3.15) values that name a final failure more precisely than UNDELIV.
@@ -36,18 +37,14 @@ def to_part(channel: str, message: Deliver, received_at: dt.datetime) -> Inbound
     )
 
 
-def message_id(modem: str, reference: int) -> str:
-    """A sent part's id: its TP-MR, which only the modem that sent it can interpret."""
-    return f"{modem}:{reference}"
-
-
-def to_receipt(channel: str, modem: str, report: StatusReport) -> DeliveryReceipt:
-    return DeliveryReceipt(
-        channel=channel,
-        message_id=message_id(modem, report.reference),
-        state=receipt_state(report),
-        error=None if report.delivered else f"TP-ST 0x{report.status:02X}",
-    )
+def to_receipt(channel: str, book: ReceiptBook, report: StatusReport) -> DeliveryReceipt | None:
+    """The receipt of the whole message a part's report is about (see `receipts`), if any."""
+    state = receipt_state(report)
+    error = None if report.delivered else f"TP-ST 0x{report.status:02X}"
+    resolved = book.report(report.recipient, report.reference, state, error)
+    if resolved is None:
+        return None
+    return DeliveryReceipt(channel, resolved.message_id, resolved.state, resolved.error)
 
 
 def receipt_state(report: StatusReport) -> str:

@@ -3,6 +3,13 @@
 A modem sends about one SMS every few seconds, so a batch goes to every healthy modem at
 once, one message per modem at a time.  A message a modem failed moves to a modem that has
 not tried it yet; a modem that keeps failing rests (see `ModemDriver`).
+
+`send` may be called from several threads at once (an urgent sender beside the bulk one,
+or one sender per modem, which keeps every modem busy where a single sender waits for its
+whole batch before claiming more).  Sends in flight are counted per modem over all calls, so
+a call takes idle modems first; a call with nothing in flight that finds every healthy modem
+busy queues one message behind the least loaded one instead of failing or waiting for the
+other call's whole batch (an officer's reply waits for one SMS, not for a flood).
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ class ModemPool:
         ]
         self._turn = 0
         self._turn_lock = threading.Lock()
+        self._in_flight = {driver.name: 0 for driver in self.drivers}  # over all send() calls
+        self._in_flight_lock = threading.Lock()
         # A stuck future must not hang the sender forever: the longest a long reply may take.
         self._patience = max(10 * (m.prompt_timeout + m.send_timeout) for m in settings.modems)
 
@@ -73,11 +82,13 @@ class ModemPool:
             done, _ = wait(running, timeout=self._patience, return_when=FIRST_COMPLETED)
             if not done:
                 log.error("pool %s: modems silent for %.0f s", self.channel, self._patience)
-                for attempt, _driver in running.values():
+                for attempt, driver in running.values():
                     results[attempt.message.id] = _no_modem(attempt)
+                    self._release(driver)
                 running.clear()
             for future in done:
                 attempt, driver = running.pop(future)
+                self._release(driver)
                 result = future.result()
                 if result.ok or result.permanent or not self._retry(attempt, driver):
                     results[attempt.message.id] = result
@@ -90,15 +101,34 @@ class ModemPool:
         pending: deque[_Attempt],
         running: dict[Future[SendResult], tuple[_Attempt, ModemDriver]],
     ) -> None:
-        busy = {driver.name for _, driver in running.values()}
-        for driver in self._rotation():
-            if driver.name in busy or not driver.healthy():
-                continue
+        rotation = self._rotation()
+        for driver in rotation:
             attempt = next((a for a in pending if driver.name not in a.tried), None)
-            if attempt is None:
-                continue
-            pending.remove(attempt)
-            running[driver.send(attempt.message)] = (attempt, driver)
+            if attempt is not None and driver.healthy() and self._take(driver, idle_only=True):
+                pending.remove(attempt)
+                running[driver.send(attempt.message)] = (attempt, driver)
+        if running or not pending:
+            return
+        # Every healthy modem is busy with other calls' sends: queue behind the least loaded.
+        with self._in_flight_lock:
+            loads = dict(self._in_flight)
+        for driver in sorted(rotation, key=lambda d: loads[d.name]):
+            attempt = next((a for a in pending if driver.name not in a.tried), None)
+            if attempt is not None and driver.healthy() and self._take(driver, idle_only=False):
+                pending.remove(attempt)
+                running[driver.send(attempt.message)] = (attempt, driver)
+                return
+
+    def _take(self, driver: ModemDriver, idle_only: bool) -> bool:
+        with self._in_flight_lock:
+            if idle_only and self._in_flight[driver.name]:
+                return False
+            self._in_flight[driver.name] += 1
+            return True
+
+    def _release(self, driver: ModemDriver) -> None:
+        with self._in_flight_lock:
+            self._in_flight[driver.name] -= 1
 
     def _retry(self, attempt: _Attempt, driver: ModemDriver) -> bool:
         """Note the failed modem; whether another healthy modem may still try."""

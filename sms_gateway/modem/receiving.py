@@ -1,8 +1,11 @@
 """Inbound work of a modem: SIM sweeps and notifications, delete only after the commit.
 
 Parts read together are stored together (one `sink.store`, one transaction), then deleted
-from the SIM one by one.  A failed store leaves them on the SIM: the next sweep finds them
-again, and their dedup keys make a second store harmless.
+from the SIM one by one; notifications that queued up together (the +CMTI of a long SMS's
+parts, or of a burst that arrived during a send) are read and stored together too.  A failed
+store leaves them on the SIM: the next sweep finds them again, and their dedup keys make a
+second store harmless.  Status reports become receipts of whole messages through the modem's
+`ReceiptBook`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sms_gateway.modem.at_events import Unsolicited
 from sms_gateway.modem.commands import ModemCommands, StoredMessage
 from sms_gateway.modem.inbound import to_part, to_receipt
 from sms_gateway.modem.masking import mask_number
+from sms_gateway.modem.receipts import ReceiptBook
 from sms_gateway.transport import DeliveryReceipt, InboundPart, InboundSink, StoreError
 
 log = logging.getLogger(__name__)
@@ -28,11 +32,17 @@ class Receiver:
     """Turns what one modem holds or announces into stored parts and receipts."""
 
     def __init__(
-        self, channel: str, modem: str, sink: InboundSink, on_received: Callable[[int], None]
+        self,
+        channel: str,
+        modem: str,
+        sink: InboundSink,
+        on_received: Callable[[int], None],
+        book: ReceiptBook | None = None,
     ) -> None:
         self.channel = channel
         self.modem = modem
         self.sink = sink
+        self.book = book if book is not None else ReceiptBook(modem)
         self._on_received = on_received
         self._undecodable: set[str] = set()
 
@@ -43,18 +53,41 @@ class Receiver:
             self._take(commands, messages)
 
     def notice(self, commands: ModemCommands, event: Unsolicited) -> None:
-        if event.name == "+CMTI" or event.name == "+CDSI":
-            index = _storage_index(event.args)
-            stored = commands.read(index) if index is not None else None
-            if stored is not None:
-                self._take(commands, [stored])
-        elif event.name == "+CDS" and event.pdu:
-            self._report(event.pdu)
-        elif event.name == "+CMT" and event.pdu:
-            # Routed past the SIM (someone set AT+CNMI mt=2): nothing to delete, store it.
-            self._take(commands, [StoredMessage(0, 0, event.pdu)])
-        else:
-            log.debug("modem %s: notification %s %s", self.modem, event.name, event.args)
+        self.notice_all(commands, [event])
+
+    def notice_all(self, commands: ModemCommands, events: Sequence[Unsolicited]) -> None:
+        """Act on notifications that queued up together: one store, one receipts call."""
+        messages: list[StoredMessage] = []
+        receipts: list[DeliveryReceipt] = []
+        read: set[int] = set()
+        for event in events:
+            if event.name == "+CMTI" or event.name == "+CDSI":
+                index = _storage_index(event.args)
+                if index is None or index in read:
+                    continue
+                read.add(index)
+                stored = commands.read(index)
+                if stored is not None:
+                    messages.append(stored)
+            elif event.name == "+CDS" and event.pdu:
+                receipt = self._report(event.pdu)
+                if receipt is not None:
+                    receipts.append(receipt)
+            elif event.name == "+CMT" and event.pdu:
+                # Routed past the SIM (someone set AT+CNMI mt=2): nothing to delete, store it.
+                messages.append(StoredMessage(0, 0, event.pdu))
+            else:
+                log.debug("modem %s: notification %s %s", self.modem, event.name, event.args)
+        if messages:
+            self._take(commands, messages)
+        if receipts:
+            try:
+                self.sink.receipts(receipts)
+            except StoreError as exc:
+                # +CDS is not stored anywhere: a receipt lost here only leaves a row unconfirmed.
+                log.warning(
+                    "modem %s: %d receipt(s) not recorded: %s", self.modem, len(receipts), exc
+                )
 
     def _take(self, commands: ModemCommands, messages: Sequence[StoredMessage]) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -66,7 +99,9 @@ class Receiver:
             if isinstance(decoded, pdu.Deliver):
                 parts.append(to_part(self.channel, decoded, now))
             elif isinstance(decoded, pdu.StatusReport):
-                receipts.append(to_receipt(self.channel, self.modem, decoded))
+                receipt = to_receipt(self.channel, self.book, decoded)
+                if receipt is not None:
+                    receipts.append(receipt)
             else:
                 continue  # undecodable, or an SMS-SUBMIT someone stored: not ours to consume
             done.append(message.index)
@@ -87,17 +122,21 @@ class Receiver:
             if index > 0:
                 commands.delete(index)
 
-    def _report(self, hex_pdu: str) -> None:
+    def _report(self, hex_pdu: str) -> DeliveryReceipt | None:
         try:
             report = pdu.decode_status_report(hex_pdu)
         except CodecError as exc:
             log.warning("modem %s: unreadable status report %s: %s", self.modem, hex_pdu, exc)
-            return
-        try:
-            self.sink.receipts([to_receipt(self.channel, self.modem, report)])
-        except StoreError as exc:
-            # +CDS is not stored anywhere: a receipt lost here only leaves a row unconfirmed.
-            log.warning("modem %s: receipt not recorded: %s", self.modem, exc)
+            return None
+        receipt = to_receipt(self.channel, self.book, report)
+        if receipt is None:
+            log.debug(
+                "modem %s: report for TP-MR %d to %s matches no whole message (yet)",
+                self.modem,
+                report.reference,
+                mask_number(report.recipient),
+            )
+        return receipt
 
     def _decode(self, message: StoredMessage) -> pdu.Deliver | pdu.StatusReport | pdu.Submit | None:
         try:

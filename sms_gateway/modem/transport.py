@@ -28,6 +28,16 @@ class ModemTransport(Transport):
         self._opener = opener
         self._pool: ModemPool | None = None
 
+    @property
+    def send_concurrency(self) -> int:
+        """How many `send` calls can usefully run at once: one per modem.
+
+        A single sender waits for its whole batch (the slowest modem's last SMS) before it
+        claims more, leaving finished modems idle; one sender per modem keeps them all busy.
+        `send` is safe to call concurrently (see `ModemPool`).
+        """
+        return len(self.settings.modems)
+
     def start(self, sink: InboundSink) -> None:
         if self._pool is not None:
             raise RuntimeError(f"{self.channel} is already started")
