@@ -1,7 +1,6 @@
 """Replies per minute through a GSM modem pool of 1, 4 and 16 simulated modems.
 
     python bench/modem_pool.py [--requests 60] [--send-delay 3] [--pools 1,4,16]
-                               [--sender-per-modem]
 
 For each pool size: a fresh ledger with `--requests` residents, the real `Gateway` and
 `ModemTransport` over real ptys to `SimModem`s that each take `--send-delay` seconds per SMS
@@ -10,11 +9,8 @@ The clock runs from the first injection until the last reply reached a simulator
 sends one SMS at a time, so the ceiling is `modems * 60 / send-delay` replies a minute; the
 scaling ratio compares each pool with one modem.  Figures, not a test: nothing fails on time.
 
-The gateway runs one sender per transport, and a sender waits for its whole batch before it
-claims more, so modems that finished early idle until the slowest is done.
-`--sender-per-modem` previews the proposed fix (`Gateway` starting
-`transport.send_concurrency` senders, each claiming one reply at a time) by adding senders to
-the gateway before it starts.
+The gateway runs one sender per modem, each claiming one reply at a time, so no modem idles
+while replies wait.
 """
 
 from __future__ import annotations
@@ -37,8 +33,6 @@ from sms_gateway.db import make_engine
 from sms_gateway.gateway import Gateway
 from sms_gateway.modem.settings import ModemPoolSettings, ModemSettings
 from sms_gateway.modem.transport import ModemTransport
-from sms_gateway.sender import Sender
-from sms_gateway.worker import Worker
 from tools.sim_modem import SimModem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,18 +71,6 @@ def database(workdir: Path, modems: int, residents: int) -> str:
     return url
 
 
-def sender_per_modem(gateway: Gateway, transport: ModemTransport) -> None:
-    """The proposed wiring, added from outside: one sender per modem, one reply per claim."""
-    first = gateway.senders[0]
-    first.batch_size = 1
-    for n in range(1, transport.send_concurrency):
-        sender = Sender(
-            gateway.engine, transport, gateway.config.pipeline, node=gateway.node, batch_size=1
-        )
-        gateway.senders.append(sender)
-        gateway._sender_workers.append(Worker(f"send-{transport.channel}-{n}", sender.run_once))
-
-
 def run_pool(modems: int, args: argparse.Namespace, workdir: Path) -> Run:
     url = database(workdir, modems, args.requests)
     config = from_dict({"database": {"url": url}, "permits": {"replies_per_hour": 1000}}, base=ROOT)
@@ -109,8 +91,6 @@ def run_pool(modems: int, args: argparse.Namespace, workdir: Path) -> Run:
     transport = ModemTransport(settings)
     engine = make_engine(url)
     gateway = Gateway(config, engine, [transport])
-    if args.sender_per_modem:
-        sender_per_modem(gateway, transport)
     try:
         gateway.start()
         wait_until(lambda: transport.health().details.get("healthy") == modems, 30, "modems up")
@@ -144,16 +124,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--send-delay", type=float, default=3.0, help="seconds per SMS sent")
     parser.add_argument("--pools", default="1,4,16", help="pool sizes, comma separated")
-    parser.add_argument(
-        "--sender-per-modem", action="store_true", help="preview the proposed sender wiring"
-    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     sizes = [int(size) for size in args.pools.split(",")]
     print(
         f"{args.requests} requests per pool, {args.send_delay:g} s per SMS sent, "
-        f"SQLite, one single-part reply each, "
-        f"{'one sender per modem' if args.sender_per_modem else 'one sender per pool'}"
+        "SQLite, one single-part reply each, one sender per modem"
     )
     print(
         f"{'modems':>6} {'seconds':>8} {'1st reply':>9} {'replies/min':>11} "
