@@ -118,3 +118,15 @@ def test_book_forgets_the_oldest_sends_first() -> None:
         book.sent(TO, [mr])
     assert book.report(TO, 1, "DELIVRD") is None
     assert book.report(TO, 3, "DELIVRD") is not None
+
+
+def test_a_report_that_overtakes_the_end_of_its_send_is_not_lost():
+    book = ReceiptBook("m0", token="t")
+    assert book.report(TO, 21, "DELIVRD") is None  # part 1's report, part 2 still going out
+    message_id = book.sent(TO, [21, 22])
+    assert book.overtaken(TO, [21, 22]) is None  # part 2 has not been reported yet
+    assert book.report(TO, 22, "DELIVRD").message_id == message_id
+    assert book.report(TO, 23, "UNDELIV") is None
+    failed_id = book.sent(TO, [23])
+    resolved = book.overtaken(TO, [23])
+    assert resolved.message_id == failed_id and resolved.state == "UNDELIV"

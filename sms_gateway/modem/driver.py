@@ -33,7 +33,13 @@ from sms_gateway.modem.receipts import ReceiptBook
 from sms_gateway.modem.receiving import Receiver
 from sms_gateway.modem.settings import ModemSettings
 from sms_gateway.modem.status import LinkState, ModemStatus
-from sms_gateway.transport import InboundSink, OutboundMessage, SendResult
+from sms_gateway.transport import (
+    DeliveryReceipt,
+    InboundSink,
+    OutboundMessage,
+    SendResult,
+    StoreError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +76,7 @@ class ModemDriver:
         self.settings = settings
         self.name = settings.name
         self.receipts = ReceiptBook(settings.name)
+        self._channel, self._sink = channel, sink
         self._receiver = Receiver(channel, settings.name, sink, self._count_received, self.receipts)
         self._on_change = on_change
         self._opener = opener
@@ -245,6 +252,7 @@ class ModemDriver:
             raise
         self._failures = 0
         transport_id = self.receipts.sent(message.to, references)
+        self._deliver_overtaken(message.to, references)
         log.info(
             "modem %s sent #%d to %s in %d part(s) as %s",
             self.name,
@@ -255,6 +263,18 @@ class ModemDriver:
         )
         self._update(sent=self.status.sent + 1, last_seen=utcnow())
         job.future.set_result(SendResult(message.id, ok=True, transport_message_id=transport_id))
+
+    def _deliver_overtaken(self, recipient: str, references: list[int]) -> None:
+        """Status reports for a part can come back before the last part is submitted."""
+        resolved = self.receipts.overtaken(recipient, references)
+        if resolved is None:
+            return
+        receipt = DeliveryReceipt(self._channel, resolved.message_id, resolved.state,
+                                  resolved.error)
+        try:
+            self._sink.receipts([receipt])
+        except StoreError:
+            log.warning("modem %s: a receipt that overtook its send was not stored", self.name)
 
     def _note_failure(self, counts_towards_rest: bool = True) -> None:
         self._update(failed=self.status.failed + 1)

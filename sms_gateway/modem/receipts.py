@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # States the outbox treats as final failures; anything not DELIVRD and not ENROUTE fails.
 DELIVERED, EN_ROUTE = "DELIVRD", "ENROUTE"
+# A report older than this when its send is noted is about an earlier message.
+EARLY_REPORT_SECONDS = 60.0
 
 
 @dataclass
@@ -58,6 +61,9 @@ class ReceiptBook:
         self._last_reference: int | None = None
         self._capacity = capacity
         self._parts: OrderedDict[tuple[str, int], _Sent] = OrderedDict()
+        # Reports that overtook the end of their send (part 1's report can come back while
+        # part 2 is still being submitted): applied when `sent` notes the message.
+        self._early: OrderedDict[tuple[str, int], tuple[float, str, str | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def observe(self, references: Sequence[int]) -> None:
@@ -81,25 +87,46 @@ class ReceiptBook:
                 self._parts.popitem(last=False)
             return message_id
 
+    def overtaken(self, recipient: str, references: Sequence[int]) -> Resolved | None:
+        """The receipt made by reports that came before `sent` noted these parts, if any."""
+        key = recipient_key(recipient)
+        resolved = None
+        with self._lock:
+            for reference in references:
+                early = self._early.pop((key, reference), None)
+                if early is not None and time.monotonic() - early[0] < EARLY_REPORT_SECONDS:
+                    resolved = self._resolve(key, reference, *early[1:]) or resolved
+        return resolved
+
     def report(
         self, recipient: str, reference: int, state: str, error: str | None = None
     ) -> Resolved | None:
         """The receipt a part's report means for its message; None while other parts wait."""
         key = (recipient_key(recipient), reference)
         with self._lock:
-            entry = self._parts.get(key)
-            if entry is None:
+            if key not in self._parts:
+                self._early[key] = (time.monotonic(), state, error)
+                while len(self._early) > self._capacity:
+                    self._early.popitem(last=False)
                 return None
-            if state == EN_ROUTE:
-                return Resolved(entry.message_id, state, error)
-            del self._parts[key]
-            entry.waiting.discard(reference)
-            if state == DELIVERED and entry.waiting:
-                return None
-            for other in entry.waiting:  # one failed part fails the message: forget the rest
-                self._parts.pop((key[0], other), None)
-            entry.waiting.clear()
+            return self._resolve(key[0], reference, state, error)
+
+    def _resolve(self, recipient: str, reference: int, state: str,
+                 error: str | None) -> Resolved | None:
+        key = (recipient, reference)
+        entry = self._parts.get(key)
+        if entry is None:
+            return None
+        if state == EN_ROUTE:
             return Resolved(entry.message_id, state, error)
+        del self._parts[key]
+        entry.waiting.discard(reference)
+        if state == DELIVERED and entry.waiting:
+            return None
+        for other in entry.waiting:  # one failed part fails the message: forget the rest
+            self._parts.pop((recipient, other), None)
+        entry.waiting.clear()
+        return Resolved(entry.message_id, state, error)
 
     def pending(self) -> int:
         """Parts still waiting for a final report (for tests and the status page)."""
