@@ -42,7 +42,10 @@ def normalize(raw: str, country: str = "RU") -> str:
 
 def is_mobile_of(e164: str, country: str) -> bool:
     """A mobile number of `country`: who may register themselves when registration is open."""
-    number = phonenumbers.parse(e164)
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return False
     kind = phonenumbers.number_type(number)
     return phonenumbers.region_code_for_number(number) == country and kind in (
         phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)

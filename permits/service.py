@@ -224,7 +224,9 @@ class _Batch:
                else self.settings.replies_per_hour)
         given = self.snap.reply_counts.get(phone, 0) + self.replies_given[phone]
         replies: tuple[Reply, ...] = ()
-        if given < cap:
+        # A new permit's reply is never held back: at most per_day a day, and without it the
+        # resident would lose a slot without learning the code.
+        if given < cap or kind == "issued":
             self.replies_given[phone] += 1
             expires = permit.valid_until if kind == "issued" and permit else None
             replies = (Reply(to=phone, text=text, priority=OFFICER_PRIORITY if officer else 0,
@@ -269,7 +271,8 @@ class _Batch:
             self.snap.permits[resident_id] = [p for p in self.snap.permits[resident_id] if p.id]
         for index, (message, phone, parsed) in enumerate(self.items):
             person = self.snap.residents.get(phone or "")
-            if person and person.id in lost and results[index].permit_id is None:
+            redo = isinstance(parsed.request, ExitRequest) and results[index].permit_id is None
+            if person and person.id in lost and redo:
                 self.replies_given[phone] -= len(results[index].replies)
                 results[index] = self._decide(message, phone, parsed)
 

@@ -33,16 +33,15 @@ class BatchResult:
     replies: int
 
 
-def claim(conn: Connection, limit: int) -> list[Row]:
-    """The next new inbox rows, skipped by other nodes while we hold them.
+_COLUMNS = (inbox.c.id, inbox.c.channel, inbox.c.sender, inbox.c.text, inbox.c.received_at,
+            inbox.c.ussd_op, inbox.c.ussd_session)
 
-    Officers' messages come alone in a batch of their own, so a check at a checkpoint waits
-    for one small transaction instead of a flood's full batch."""
-    urgent = conn.scalar(select(inbox.c.id).where(inbox.c.state == "new", inbox.c.priority > 0)
-                         .limit(1))
-    query = (select(inbox.c.id, inbox.c.channel, inbox.c.sender, inbox.c.text,
-                    inbox.c.received_at, inbox.c.ussd_op, inbox.c.ussd_session)
-             .where(inbox.c.state == "new", inbox.c.priority == (1 if urgent else 0))
+
+def claim(conn: Connection, limit: int, urgent: bool) -> list[Row]:
+    """The next new inbox rows of one lane, skipped by other nodes while we hold them."""
+    query = (select(*_COLUMNS)
+             .where(inbox.c.state == "new", (inbox.c.priority > 0) if urgent
+                    else (inbox.c.priority == 0))
              .order_by(inbox.c.id)
              .limit(limit))
     if conn.dialect.name == "postgresql":
@@ -50,23 +49,62 @@ def claim(conn: Connection, limit: int) -> list[Row]:
     return conn.execute(query).all()
 
 
+def urgent_waiting(engine: Engine) -> bool:
+    with engine.connect().execution_options(readonly=True) as conn:
+        return conn.scalar(select(inbox.c.id).where(inbox.c.state == "new",
+                                                    inbox.c.priority > 0).limit(1)) is not None
+
+
 class Dispatcher:
-    """Turns stored messages into decisions and queued replies."""
+    """Turns stored messages into decisions and queued replies.
+
+    Officers' and USSD messages have a lane of their own: a check at a checkpoint waits for
+    one small transaction, not a flood's batch. The lanes take turns when both have work, so
+    a looping USSD gateway cannot starve residents either."""
 
     def __init__(self, engine: Engine, rules: Rules, *, batch_size: int = 500,
                  clock: Clock = utc_now, ussd: UssdSessions | None = None) -> None:
         self.engine, self.rules, self.batch_size, self.clock = engine, rules, batch_size, clock
         self.ussd = ussd or UssdSessions(UssdMenu(rules), session_seconds=120)
+        self._last_urgent = False
 
     def run_once(self) -> BatchResult:
+        urgent_first = urgent_waiting(self.engine) and not self._last_urgent
+        for urgent in (urgent_first, not urgent_first):
+            try:
+                with transaction(self.engine, urgent=urgent) as conn:
+                    rows = claim(conn, self.batch_size, urgent)
+                    if rows:
+                        self._last_urgent = urgent
+                        return self.dispatch(conn, rows)
+            except Exception:
+                log.exception("a batch failed; deciding its messages one by one")
+                return self._one_by_one(urgent)
+        self._last_urgent = False
+        return BatchResult(0, 0)
+
+    def _one_by_one(self, urgent: bool) -> BatchResult:
+        """After a failed batch: each message alone, so one bad message stops nothing else;
+        one that fails alone is set aside as `failed` for an operator to look at."""
+        total = BatchResult(0, 0)
         with self.engine.connect().execution_options(readonly=True) as conn:
-            urgent = conn.scalar(select(inbox.c.id).where(inbox.c.state == "new",
-                                                          inbox.c.priority > 0).limit(1))
-        with transaction(self.engine, urgent=urgent is not None) as conn:
-            rows = claim(conn, self.batch_size)
-            if not rows:
-                return BatchResult(0, 0)
-            return self.dispatch(conn, rows)
+            ids = conn.scalars(select(inbox.c.id).where(
+                inbox.c.state == "new", (inbox.c.priority > 0) if urgent
+                else (inbox.c.priority == 0)).order_by(inbox.c.id).limit(self.batch_size)).all()
+        for row_id in ids:
+            try:
+                with transaction(self.engine, urgent=urgent) as conn:
+                    rows = conn.execute(select(*_COLUMNS).where(
+                        inbox.c.id == row_id, inbox.c.state == "new")).all()
+                    done = self.dispatch(conn, rows) if rows else BatchResult(0, 0)
+            except Exception:
+                log.exception("inbox message %d cannot be handled; set aside as failed", row_id)
+                with transaction(self.engine) as conn:
+                    conn.execute(update(inbox).where(inbox.c.id == row_id).values(
+                        state="failed", outcome="error", handled_at=self.clock()))
+                done = BatchResult(1, 0)
+            total = BatchResult(total.messages + done.messages, total.replies + done.replies)
+        return total
 
     def dispatch(self, conn: Connection, rows: Sequence[Row]) -> BatchResult:
         now = self.clock()

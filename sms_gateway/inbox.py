@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from permits.ledger import dialect_insert
 from permits.schema import officers
@@ -49,11 +50,19 @@ class OfficerNumbers:
         return digits_key(sender) in self._numbers
 
     def includes_now(self, engine: Engine, sender: str) -> bool:
-        """The same, outside any transaction (a read-only connection refreshes the set)."""
+        """The same, outside any transaction (a read-only connection refreshes the set).
+
+        Transports ask this before they store (the SMPP reader, a modem's thread), so it must
+        not raise when the database is away: the set in hand is used until the next refresh
+        interval, and the store that follows fails on its own and is refused properly."""
         with self._lock:
             if self._stale():
-                with engine.connect().execution_options(readonly=True) as conn:
-                    self._load(conn)
+                try:
+                    with engine.connect().execution_options(readonly=True) as conn:
+                        self._load(conn)
+                except SQLAlchemyError as exc:
+                    self._loaded_at = self._clock()  # not on every message: after the interval
+                    log.warning("officers' numbers not refreshed (%s)", store_failure(exc))
         return digits_key(sender) in self._numbers
 
     def _stale(self) -> bool:
@@ -66,6 +75,54 @@ class OfficerNumbers:
         self._loaded_at = self._clock()
 
 
+def store_failure(exc: SQLAlchemyError) -> str:
+    """The database's own reason, first line only ("database or disk is full", "connection
+    refused"): never the statement or its parameters, which hold message texts and numbers."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}"[:200]
+
+
+class StoreOutage:
+    """One clear log line when storing starts to fail, one now and then while it goes on, and
+    one when it works again, instead of a line per refused batch (an SMSC redelivers many
+    times a second, and each is refused while the database is away or the disk is full)."""
+
+    REPEAT_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._logged_at = 0.0
+        self._batches = self._messages = 0
+
+    def failed(self, messages: int, reason: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._batches += 1
+            self._messages += messages
+            if self._since is None:
+                self._since = self._logged_at = now
+                log.error("inbound messages cannot be stored (%s): they are not acknowledged;"
+                          " SMSCs deliver them again, modems keep them on the SIM", reason)
+            elif now - self._logged_at >= self.REPEAT_SECONDS:
+                self._logged_at = now
+                log.error("inbound messages still cannot be stored (%s): %d batches (%d"
+                          " messages) refused in %.0f s", reason, self._batches, self._messages,
+                          now - self._since)
+
+    def recovered(self) -> None:
+        if self._since is None:  # the usual case, without taking the lock
+            return
+        with self._lock:
+            if self._since is None:
+                return
+            log.warning("inbound messages are stored again, after %.0f s in which %d batches"
+                        " (%d messages) were refused", time.monotonic() - self._since,
+                        self._batches, self._messages)
+            self._since, self._batches, self._messages = None, 0, 0
+
+
 class Inbox:
     """The pipeline's `InboundSink`: stores batches, then wakes the dispatcher."""
 
@@ -76,18 +133,21 @@ class Inbox:
         self.engine, self.clock = engine, clock
         self.officers = OfficerNumbers(clock)
         self._on_stored, self._on_receipts, self._on_health = on_stored, on_receipts, on_health
+        self._outage = StoreOutage()
 
     def store(self, parts: Sequence[InboundPart]) -> None:
         """Commit every part in one transaction; raise StoreError if that failed."""
         if not parts:
             return
-        urgent = any(self.is_urgent(part.sender) for part in parts[:50])
         try:
+            urgent = any(self.is_urgent(part.sender) for part in parts[:50])
             with transaction(self.engine, urgent=urgent) as conn:
                 self.store_in(conn, parts)
         except SQLAlchemyError as exc:
-            log.error("inbound batch of %d not stored: %s", len(parts), exc.__class__.__name__)
-            raise StoreError(str(exc)) from exc
+            reason = store_failure(exc)
+            self._outage.failed(len(parts), reason)
+            raise StoreError(reason) from exc
+        self._outage.recovered()
         self._on_stored()
 
     def store_in(self, conn: Connection, parts: Sequence[InboundPart]) -> None:
@@ -108,7 +168,7 @@ class Inbox:
             with self.engine.begin() as conn:
                 self._on_receipts(conn, receipts)
         except SQLAlchemyError as exc:
-            raise StoreError(str(exc)) from exc
+            raise StoreError(store_failure(exc)) from exc
 
     def link_health(self, health: LinkHealth) -> None:
         self._on_health(health)

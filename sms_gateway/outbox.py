@@ -44,12 +44,16 @@ def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetim
 
 
 def expire(conn: Connection, rows: Sequence[Row], now: dt.datetime) -> None:
-    """A permit reply that can no longer reach its holder in time: drop it, refund the slot."""
+    """A permit reply that can no longer reach its holder in time: drop it, and give the slot
+    back unless an earlier attempt may have reached the phone after all."""
     if not rows:
         return
-    conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
-                 .values(state="expired", updated_at=now))
-    ledger.refund(conn, [r.permit_id for r in rows if r.permit_id])
+    refundable = conn.execute(
+        update(outbox).where(outbox.c.id.in_([r.id for r in rows]), outbox.c.state == "pending")
+        .values(state="expired", updated_at=now)
+        .returning(outbox.c.permit_id, outbox.c.maybe_sent)).all()
+    ledger.refund(conn, [permit for permit, maybe_sent in refundable
+                         if permit and not maybe_sent])
 
 
 def record_results(conn: Connection, results: Iterable[SendResult], now: dt.datetime,
@@ -67,8 +71,11 @@ def record_results(conn: Connection, results: Iterable[SendResult], now: dt.date
         else:
             delay = retry_base_seconds * 2 ** (attempts.get(result.id, 1) - 1)
             retry.append({"row_id": result.id, "error": (result.error or "")[:200],
+                          "maybe": result.uncertain,
                           "at": now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))})
-    by_id = outbox.c.id == bindparam("row_id")
+    # Only rows still `sending`: a result arriving after the row was recovered or expired
+    # must not overwrite what happened since.
+    by_id = (outbox.c.id == bindparam("row_id")) & (outbox.c.state == "sending")
     if sent:
         conn.execute(update(outbox).where(by_id).values(
             state="sent", transport_message_id=bindparam("mid"), updated_at=now), sent)
@@ -76,7 +83,7 @@ def record_results(conn: Connection, results: Iterable[SendResult], now: dt.date
     if retry:
         conn.execute(update(outbox).where(by_id).values(
             state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("at"),
-            updated_at=now), retry)
+            maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=now), retry)
     if failed:
         conn.execute(update(outbox).where(by_id).values(
             state="failed", last_error=bindparam("error"), updated_at=now), failed)
@@ -127,7 +134,8 @@ def recover(conn: Connection, now: dt.datetime, claim_timeout: dt.timedelta) -> 
     result = conn.execute(
         update(outbox)
         .where(outbox.c.state == "sending", outbox.c.updated_at < now - claim_timeout)
-        .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now))
+        .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now,
+                maybe_sent=True))
     return result.rowcount
 
 

@@ -77,6 +77,7 @@ outbox = Table(
     Column("transport_message_id", String(80)),
     Column("delivery_state", String(10)),
     Column("last_error", String(200)),
+    Column("maybe_sent", Boolean, nullable=False, default=False),  # never refund these
     Column("claimed_by", String(60)),
     Column("ussd_op", Integer),
     Column("ussd_session", String(64)),

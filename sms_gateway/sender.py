@@ -39,14 +39,15 @@ class Sender:
                 self._record(conn)
                 messages = outbox.claim(conn, [self.transport.channel], self.batch_size,
                                         self.clock(), self.node, self.min_priority)
+            self._unrecorded = []  # written: the transaction above committed
             if not messages:
                 return 0
             try:
                 results = self.transport.send(messages)
             except Exception as exc:  # a transport bug must not strand the claimed rows
                 log.exception("%s: send failed", self.transport.channel)
-                results = [SendResult(m.id, False, error=f"transport error: {exc}"[:200])
-                           for m in messages]
+                results = [SendResult(m.id, False, error=f"transport error: {exc}"[:200],
+                                      uncertain=True) for m in messages]
             ussd = {m.id for m in messages if m.ussd_op}  # a USSD session lives seconds
             results = [replace(r, permanent=True) if r.id in ussd and not r.ok else r
                        for r in results]
@@ -57,11 +58,12 @@ class Sender:
 
     def flush(self) -> None:
         """Write outcomes not yet recorded (called when stopping)."""
-        with self._lock, self.engine.begin() as conn:
-            self._record(conn)
+        with self._lock:
+            with transaction(self.engine) as conn:
+                self._record(conn)
+            self._unrecorded = []
 
     def _record(self, conn: Connection) -> None:
         if self._unrecorded:
             outbox.record_results(conn, self._unrecorded, self.clock(),
                                   self.settings.send_attempts, self.settings.retry_base_seconds)
-            self._unrecorded = []

@@ -89,6 +89,7 @@ class SendResult:
     transport_message_id: str | None = None
     error: str | None = None
     permanent: bool = False
+    uncertain: bool = False  # failed, but the network may have taken it (a lost response)
 
 
 @dataclass(frozen=True)

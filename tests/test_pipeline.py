@@ -17,6 +17,7 @@ from permits import registry
 from permits.schema import permits
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
+from sms_gateway.outbox import claim as outbox_claim
 from sms_gateway.schema import inbox, inbox_parts, outbox
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreError
 from tests.conftest import OFFICER, RESIDENT, ROOT, STRANGER
@@ -251,3 +252,46 @@ def test_a_crash_loses_nothing_and_issues_no_second_permit(stage, database_url, 
         gateway.stop()
     assert count(engine, permits) == 50
     assert count(engine, inbox, inbox.c.state == "done") == 50
+
+
+def test_a_message_that_breaks_the_rules_is_set_aside_and_the_rest_are_handled(
+        config, engine, people, loopback):
+    from permits.service import Rules
+
+    class BrittleRules(Rules):
+        """Fault injection: these rules fail on one particular text."""
+
+        def handle(self, conn, messages, now):
+            if any(m.text == "boom" for m in messages):
+                raise RuntimeError("a bug in the rules")
+            return super().handle(conn, messages, now)
+
+    gateway = Gateway(config, engine, [loopback])
+    gateway.dispatcher.rules = BrittleRules(config.rules)
+    loopback.start(gateway.inbox)
+    loopback.inject_parts([InboundPart("loopback:test", s, t, dt.datetime.now(dt.UTC))
+                           for s, t in ((RESIDENT, "ВЫХОД 1"), (STRANGER, "boom"),
+                                        (OFFICER, "ВЫХОД 2"))])
+    while gateway.dispatcher.run_once().messages:
+        pass
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(inbox.c.sender, inbox.c.state)).all())
+    assert states == {RESIDENT: "done", STRANGER: "failed", OFFICER: "done"}
+    assert count(engine, permits) == 1
+
+
+def test_a_reply_that_may_have_reached_the_phone_is_not_refunded(config, engine, people,
+                                                                loopback, clock):
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+    loopback.inject(RESIDENT, "ВЫХОД 1")
+    gateway.dispatcher.run_once()
+    with engine.begin() as conn:  # a sender claimed it, then its node died
+        outbox_claim(conn, ["loopback:test"], 10, clock(), "dead-node")
+    clock.advance(seconds=config.pipeline.claim_timeout_seconds + 1)
+    gateway.maintenance.maintain()  # back to pending, but it may have been sent
+    clock.advance(minutes=61)
+    gateway.maintenance.maintain()
+    with engine.connect() as conn:
+        assert conn.scalar(select(outbox.c.state)) == "expired"
+        assert conn.scalar(select(permits.c.state)) == "issued"  # the slot stays spent

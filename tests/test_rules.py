@@ -308,3 +308,22 @@ def test_open_registration_lets_any_mobile_of_the_country_ask(engine, config, cl
 def test_senders_in_national_form_are_read_with_the_configured_country(send):
     assert send("89270000001", "ВЫХОД 1").kind == "issued"
     assert send("+7 927 000-00-01", "ВЫХОД 1").kind == "repeated"
+
+
+def test_a_new_permit_is_always_answered_even_past_the_hourly_cap(send, rules):
+    for _ in range(rules.settings.replies_per_hour):
+        send(RESIDENT, "привет")
+    outcome = send(RESIDENT, "ВЫХОД 1")
+    assert outcome.kind == "issued" and len(outcome.replies) == 1
+
+
+def test_a_malformed_sender_does_not_break_the_batch(engine, config, clock, people):
+    from permits.messages import Inbound
+
+    open_rules = Rules(dataclasses.replace(config.rules, registration="open",
+                                           open_district="kinel"))
+    batch = [Inbound("+9991234567890", "EXIT 1", "t", clock()),
+             Inbound(RESIDENT, "EXIT 1", "t", clock())]
+    with engine.begin() as conn:
+        kinds = [o.kind for o in open_rules.handle(conn, batch, clock())]
+    assert kinds == ["not_resident", "issued"]

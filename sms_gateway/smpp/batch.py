@@ -60,4 +60,5 @@ class SendBatch:
             return SendResult(id=message_id, ok=True, transport_message_id=outcomes[0].message_id)
         permanent = [failure for failure in failures if failure.permanent]
         worst = (permanent or failures)[0]
-        return SendResult(id=message_id, ok=False, error=worst.error, permanent=bool(permanent))
+        return SendResult(id=message_id, ok=False, error=worst.error, permanent=bool(permanent),
+                          uncertain=any(failure.uncertain for failure in failures))

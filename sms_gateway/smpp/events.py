@@ -58,6 +58,7 @@ class SubmitFailed(Event):
     tag: Hashable
     error: str
     permanent: bool = False
+    uncertain: bool = False  # written to the SMSC but never answered: it may be delivered
 
 
 @dataclass(frozen=True)

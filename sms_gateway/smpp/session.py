@@ -114,7 +114,7 @@ class Session:
         """Timers: overdue responses, enquire_link, rate-capped or paused submits."""
         now = self._clock.monotonic()
         events: list[Event] = [
-            SubmitFailed(queued.tag, "no submit_sm_resp in time")
+            SubmitFailed(queued.tag, "no submit_sm_resp in time", uncertain=True)
             for queued in self._window.expired(now)
         ]
         for sequence, (command, deadline) in list(self._requests.items()):
@@ -145,7 +145,9 @@ class Session:
         """The connection is gone: every unanswered submit fails, to be retried later."""
         self.state = State.CLOSED
         self._requests.clear()
-        return [SubmitFailed(queued.tag, reason) for queued in self._window.drain()]
+        in_flight = self._window.in_flight_count()
+        return [SubmitFailed(queued.tag, reason, uncertain=n < in_flight)
+                for n, queued in enumerate(self._window.drain())]
 
     @property
     def window_in_use(self) -> int:

@@ -102,8 +102,11 @@ class SendWindow:
             times.append(max(self._pause_until, self._next_token(now)))
         return min(times, default=None)
 
+    def in_flight_count(self) -> int:
+        return len(self.in_flight)
+
     def drain(self) -> list[Queued]:
-        """Everything unanswered or unsent (the link is gone)."""
+        """Everything unanswered or unsent (the link is gone): the unanswered first."""
         lost = [flight.queued for flight in self.in_flight.values()] + list(self.queue)
         self.in_flight.clear()
         self.queue.clear()

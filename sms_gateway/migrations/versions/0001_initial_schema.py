@@ -140,6 +140,7 @@ def upgrade() -> None:
     sa.Column('transport_message_id', sa.String(length=80), nullable=True),
     sa.Column('delivery_state', sa.String(length=10), nullable=True),
     sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.Column('maybe_sent', sa.Boolean(), nullable=False),
     sa.Column('claimed_by', sa.String(length=60), nullable=True),
     sa.Column('ussd_op', sa.Integer(), nullable=True),
     sa.Column('ussd_session', sa.String(length=64), nullable=True),
