@@ -29,6 +29,7 @@ class StatusRequest:
 @dataclass(frozen=True)
 class CheckRequest:
     typed: str
+    explicit: bool = True  # False: a bare code-shaped text, with no CHECK word before it
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,12 @@ class Parser:
             return Parsed(CheckRequest(_after_first_word(text)), english)
         if command == "status":
             return Parsed(StatusRequest(), english)
+        if command is None and _not_a_request(text, tokens):
+            return Parsed(Unrecognized(), english)
         named = self._reasons.match(rest)
         if command is None and named is None and codes.looks_like_code(text):
-            return Parsed(CheckRequest(text.strip()), english)
-        numbered = self._numbered(rest)
+            return Parsed(CheckRequest(text.strip(), explicit=False), english)
+        numbered = self._numbered(rest if command or len(rest) == 1 else [])
         if named:
             return Parsed(ExitRequest(named), english)
         if command == "exit" or (numbered and numbered.reason):
@@ -128,10 +131,11 @@ class Parser:
         return Parsed(Unrecognized(), english)
 
     def _numbered(self, tokens: list[str]) -> ExitRequest | None:
-        """A reason given by its number in the list (used when no reason is named)."""
-        number = next((int(t) for t in tokens if t.isdigit() and len(t) <= 3), None)
-        if number is None:
+        """A reason given by its number: the first word after the command, or the whole
+        message ("Приду через 2 часа" is not a request for reason 2)."""
+        if not tokens or not tokens[0].isdigit() or len(tokens[0]) > 3:
             return None
+        number = int(tokens[0])
         reason = self._reasons.by_number(number)
         return ExitRequest(reason, None if reason else number)
 
@@ -141,6 +145,15 @@ class Parser:
             return False
         first = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
         return command is not None and first.strip("*#.,!:") in _ENGLISH
+
+
+_NEGATIONS = {fold(w)[0] for w in ("не", "нет", "not", "dont", "no")}
+
+
+def _not_a_request(text: str, tokens: list[str]) -> bool:
+    """Without a command word, a question or a negation is conversation, not a request:
+    "Где ближайшая аптека?", "Не пойду в магазин"."""
+    return text.rstrip().endswith("?") or any(t in _NEGATIONS for t in tokens)
 
 
 def _after_first_word(text: str) -> str:

@@ -98,6 +98,9 @@ def _store_residents(conn: Connection, rows: Sequence[dict]) -> int:
 def add_officer(conn: Connection, phone: str, name: str, country: str,
                 now: dt.datetime) -> str:
     number = phones.normalize(phone, country)
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise RegistryError("an officer needs a name of 1 to 200 characters")
     upsert(conn, officers, [{"phone": number, "name": name, "active": True, "created_at": now}],
            ["phone"], ["name", "active"])
     return number

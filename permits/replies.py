@@ -12,17 +12,28 @@ from dataclasses import dataclass
 from permits.reasons import Reason
 
 SMS_LIMIT = {"ru": 70, "en": 160}
+UCS2_LIMIT = 70
+NAME_LIMIT = 17  # a configured reason or district name longer than this is clipped
+
+
+def clip(name: str, limit: int) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "."
+
+
+def limit_for(parts: list[str], language: str) -> int:
+    """One SMS: 160 in GSM-7, but 70 as soon as a Cyrillic name makes the text UCS2."""
+    return SMS_LIMIT[language] if all(p.isascii() for p in parts) else UCS2_LIMIT
 
 _TEXTS: dict[str, dict[str, str]] = {
     "ru": {
         "issued": "ПРОПУСК {code} {start}-{end}, {reason}. Осталось сегодня: {left}",
-        "active": "Ваш пропуск {code} действует до {end} ({reason}). Новый не нужен.",
+        "active": "Пропуск {code} уже действует до {end}, {reason}",
         "exempt": "Пропуск не нужен: {reason}. Возьмите с собой документ.",
         "quota": "Лимит {per_day} пропуска в день исчерпан. Новые с {time} {date}.",
         "ask_reason": "Укажите причину: ВЫХОД и номер, напр. ВЫХОД 1. Список: ПОМОЩЬ",
         "no_such_reason": "Нет причины {number}. Напишите ВЫХОД 1-{last}. Список: ПОМОЩЬ",
         "not_resident": "Ваш номер не найден в реестре жителей. Обратитесь в администрацию.",
-        "district_off": "В вашем районе ({district}) пропуска по SMS пока не выдаются.",
+        "district_off": "В районе {district} пропуска по SMS пока не выдаются.",
         "unrecognized": "Не понял. Пример: ВЫХОД МАГАЗИН или ВЫХОД 1. Список: ПОМОЩЬ",
         "status_active": "Пропуск {code} до {end} ({reason}). Осталось сегодня: {left}",
         "status_none": "Активного пропуска нет. Осталось сегодня: {left} из {per_day}.",
@@ -89,7 +100,10 @@ class Texts:
         return moment.astimezone(self.zone).strftime("%d.%m")
 
     def reason(self, reason: Reason) -> str:
-        return reason.name(self.language)
+        return clip(reason.name(self.language), NAME_LIMIT)
+
+    def district(self, name: str) -> str:
+        return clip(name, NAME_LIMIT)
 
     def help(self, reasons: tuple[Reason, ...]) -> str:
         """The command and reason list: deliberately longer than one SMS."""

@@ -131,7 +131,8 @@ class _Batch:
             return self._reply(phone, texts("not_resident"), "not_resident",
                                reason=reason.number, officer=officer)
         if not person.district_enabled:
-            return self._reply(phone, texts("district_off", district=person.district_name),
+            return self._reply(phone, texts("district_off",
+                                            district=texts.district(person.district_name)),
                                "district_off", reason=reason.number, district=district)
         held = self.snap.permits[person.id]
         active = _active(held, self.now)
@@ -194,6 +195,8 @@ class _Batch:
     def _check(self, message: Inbound, phone: str, request: CheckRequest, officer: bool,
                texts: Texts) -> Outcome:
         typed = request.typed[:40]
+        if not officer and not request.explicit:  # a word that happens to look like a code
+            return self._reply(phone, texts("unrecognized"), "unrecognized")
         if not officer:
             self._record_check(message, phone, typed, "refused", None)
             return self._reply(phone, texts("officers_only"), "officers_only")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from permits import codes
 from permits.ledger import Found
 from permits.phones import mask
-from permits.replies import Texts, fit, initials
+from permits.replies import Texts, fit, initials, limit_for
 from permits.settings import RulesSettings
 
 
@@ -64,4 +64,5 @@ def _describe(state: str, found: Found, now: dt.datetime, texts: Texts,
     reason = settings.reason(permit.reason)
     reason_name = texts.reason(reason) if reason else str(permit.reason)
     fixed = [texts(state), window, f"{reason_name},", mask(found.phone)]
-    return fit(fixed, [initials(found.name), found.district_name], texts.limit)
+    trimmable = [initials(found.name), found.district_name]
+    return fit(fixed, trimmable, limit_for(fixed + trimmable, texts.language))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import socket
@@ -11,6 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from permits import codes, phones, registry
 from permits.service import Rules
@@ -49,6 +52,8 @@ def cmd_residents_import(config: Config, args: argparse.Namespace) -> None:
         raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise CommandError(f"{args.file} is not UTF-8 text") from exc
+    except csv.Error as exc:
+        raise CommandError(f"{args.file} is not a readable CSV file: {exc}") from exc
     except registry.RegistryError as exc:
         raise CommandError(str(exc)) from exc
     for line, why in report.rejected:
@@ -193,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(config, args)
     except (CommandError, registry.RegistryError, phones.PhoneError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: the database at {make_url(config.database_url).render_as_string()} "
+              f"cannot be used: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -30,7 +30,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return _sqlite_engine(url, parsed.database, echo)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         hide_parameters=True)  # errors must not carry numbers and texts
 
 
 @contextmanager
@@ -80,7 +81,7 @@ class WriterTurns:
 def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={
+    engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={
         "timeout": _BUSY_TIMEOUT_SECONDS, "check_same_thread": False,
     })
 

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from permits.ledger import dialect_insert
@@ -39,6 +39,7 @@ class OfficerNumbers:
     def __init__(self, clock: Clock, refresh_seconds: float = 5.0) -> None:
         self._clock, self._refresh = clock, refresh_seconds
         self._numbers: frozenset[str] = frozenset()
+        self._refreshing = False
         self._loaded_at = None
         self._lock = threading.Lock()
 
@@ -50,20 +51,31 @@ class OfficerNumbers:
         return digits_key(sender) in self._numbers
 
     def includes_now(self, engine: Engine, sender: str) -> bool:
-        """The same, outside any transaction (a read-only connection refreshes the set).
+        """The same, outside any transaction.
 
-        Transports ask this before they store (the SMPP reader, a modem's thread), so it must
-        not raise when the database is away: the set in hand is used until the next refresh
-        interval, and the store that follows fails on its own and is refused properly."""
+        Transports ask this on their reader threads (the SMPP reader, a modem's thread), so it
+        never waits for the database nor raises when it is away: a stale set is refreshed in
+        the background while the set in hand answers."""
         with self._lock:
-            if self._stale():
-                try:
-                    with engine.connect().execution_options(readonly=True) as conn:
-                        self._load(conn)
-                except SQLAlchemyError as exc:
-                    self._loaded_at = self._clock()  # not on every message: after the interval
-                    log.warning("officers' numbers not refreshed (%s)", store_failure(exc))
+            if self._stale() and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh_from, args=(engine,), daemon=True,
+                                 name="officer-numbers").start()
         return digits_key(sender) in self._numbers
+
+    def _refresh_from(self, engine: Engine) -> None:
+        try:
+            with engine.connect().execution_options(readonly=True) as conn:
+                phones = list(conn.scalars(select(officers.c.phone).where(officers.c.active)))
+            with self._lock:
+                self._numbers = frozenset(digits_key(p) for p in phones)
+                self._loaded_at = self._clock()
+        except SQLAlchemyError as exc:
+            with self._lock:
+                self._loaded_at = self._clock()  # not on every message: after the interval
+            log.warning("officers' numbers not refreshed (%s)", store_failure(exc))
+        finally:
+            self._refreshing = False
 
     def _stale(self) -> bool:
         return (self._loaded_at is None
@@ -195,14 +207,17 @@ class Inbox:
         assert concat is not None
         group = ((inbox_parts.c.sender == part.sender) & (inbox_parts.c.reference ==
                  concat.reference) & (inbox_parts.c.total == concat.total))
+        _lock_group(conn, part.sender, concat.reference, concat.total)
         existing = conn.execute(select(inbox_parts.c.dedup_key, inbox_parts.c.assembled)
                                 .where(group, inbox_parts.c.seq == concat.seq)).first()
         if existing is not None:
             same = part.dedup_key is None or existing.dedup_key == part.dedup_key
             if same or not existing.assembled:
                 return  # the same part seen again
-            conn.execute(delete(inbox_parts).where(group))  # a new message reusing a reference
-        conn.execute(inbox_parts.insert().values(
+            # A new message reusing the reference of one already assembled: only the old
+            # markers go, never the new message's parts that are already waiting.
+            conn.execute(delete(inbox_parts).where(group, inbox_parts.c.assembled))
+        conn.execute(dialect_insert(conn, inbox_parts).on_conflict_do_nothing().values(
             channel=part.channel, sender=part.sender[:32], reference=concat.reference,
             total=concat.total, seq=concat.seq, text=part.text, raw=part.raw,
             received_at=part.received_at, stored_at=now, dedup_key=part.dedup_key,
@@ -211,6 +226,14 @@ class Inbox:
                               .where(group, ~inbox_parts.c.assembled))
         if waiting == concat.total:
             self.assemble(conn, group, now)
+
+    def assemble_late(self, conn: Connection, sender: str, reference: int, total: int,
+                      now: dt.datetime) -> None:
+        """The reassembly timeout: handle the parts of this group that did arrive."""
+        _lock_group(conn, sender, reference, total)
+        self.assemble(conn, (inbox_parts.c.sender == sender)
+                      & (inbox_parts.c.reference == reference)
+                      & (inbox_parts.c.total == total), now)
 
     def assemble(self, conn: Connection, group: ColumnElement[bool], now: dt.datetime) -> None:
         """Join a group's waiting parts (all of them, or what the timeout left) into a message."""
@@ -228,3 +251,11 @@ class Inbox:
         conn.execute(update(inbox_parts).where(group, inbox_parts.c.dedup_key.is_not(None))
                      .values(assembled=True, text="", raw=None))
         conn.execute(delete(inbox_parts).where(group, inbox_parts.c.dedup_key.is_(None)))
+
+
+def _lock_group(conn: Connection, sender: str, reference: int, total: int) -> None:
+    """On PostgreSQL, nodes storing parts of one message take turns (count, then assemble):
+    otherwise two nodes each holding one part would both wait for the other's."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                     {"key": f"parts:{sender}:{reference}:{total}"})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 _SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -19,7 +19,11 @@ def _alembic(engine: Engine, connection) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to date; nodes starting together on PostgreSQL take turns."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('permit-gateway "
+                                    "migrations'))"))
         command.upgrade(_alembic(engine, connection), revision)
 
 

@@ -3,7 +3,7 @@
 The form carries `sessionId`, `serviceCode`, `phoneNumber` and `text` (every answer so far,
 joined by `*`), so the session needs no state here. With `[ussd] token` set a request must
 carry it (`token` query parameter or `X-USSD-Token` header); without a token the endpoint
-answers loopback callers only.
+answers direct loopback callers only (not requests relayed by a reverse proxy).
 """
 
 from __future__ import annotations
@@ -65,8 +65,11 @@ def _refusal(token: str, remote: str | None) -> Response | None:
             log.warning("USSD request refused: wrong or missing token from %s", remote)
             return _plain("END forbidden", 403)
         return None
-    if not _loopback(remote):
-        log.warning("USSD request refused: no token configured and %s is not loopback", remote)
+    proxied = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
+    if not _loopback(remote) or proxied:
+        # A reverse proxy on this host makes every caller look local: without a token, only
+        # a direct local caller (the USSD gateway's connector on this machine) is answered.
+        log.warning("USSD request refused: no token configured and the caller is not local")
         return _plain("END forbidden", 403)
     return None
 

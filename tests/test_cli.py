@@ -176,3 +176,17 @@ def test_one_hundred_thousand_residents_import(gateway, tmp_path):
     seconds = (dt.datetime.now() - started).total_seconds()
     print(f"100,000 residents imported in {seconds:.1f} s")
     assert "imported 100000 residents, rejected 0 rows" in result.stdout
+
+
+def test_an_unusable_database_is_a_clear_error_not_a_traceback(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "postgresql://nobody@127.0.0.1:1/none"\n')
+    result = subprocess.run([sys.executable, "-m", "sms_gateway.cli", "--config", str(config),
+                             "permits", "list"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1 and "cannot be used" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_officer_needs_a_name(gateway):
+    result = gateway("officers", "add", "+79370000099", "--name", "  ", check=False)
+    assert result.returncode == 1 and "needs a name" in result.stderr

@@ -24,8 +24,10 @@ def test_generated_codes_are_eight_unambiguous_characters_with_a_valid_check():
         assert codes.normalize(code) == code
 
 
-def test_generated_codes_do_not_repeat():
-    assert len({codes.generate() for _ in range(50_000)}) == 50_000
+def test_generated_codes_hardly_ever_repeat():
+    # 20,000 codes from 31^7: about 0.007 collisions expected; three would mean a broken
+    # random source (the ledger's unique constraint handles the rare real one).
+    assert 20_000 - len({codes.generate() for _ in range(20_000)}) <= 2
 
 
 @given(bodies)

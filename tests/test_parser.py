@@ -124,11 +124,15 @@ def test_status(text):
     ],
 )
 def test_checks_keep_the_code_as_typed(text, typed):
-    assert parser.parse(text).request == CheckRequest(typed)
+    request = parser.parse(text).request
+    assert isinstance(request, CheckRequest) and request.typed == typed
+    assert request.explicit == (text.split()[0].lower() in ("check", "проверка", "verify"))
 
 
 @pytest.mark.parametrize(
-    "text", ["", "   ", "привет", "hello", "???", "12345678901", "Ваш баланс 100 руб", "😀😀", "ok"]
+    "text", ["", "   ", "привет", "hello", "???", "12345678901", "Ваш баланс 100 руб", "😀😀", "ok",
+             "Приду через 2 часа", "Не пойду в магазин", "Где ближайшая аптека?",
+             "магазин работает?"]
 )
 def test_anything_else_is_unrecognized(text):
     assert isinstance(parser.parse(text).request, Unrecognized)

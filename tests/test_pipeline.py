@@ -295,3 +295,23 @@ def test_a_reply_that_may_have_reached_the_phone_is_not_refunded(config, engine,
     with engine.connect() as conn:
         assert conn.scalar(select(outbox.c.state)) == "expired"
         assert conn.scalar(select(permits.c.state)) == "issued"  # the slot stays spent
+
+
+def test_a_reused_reference_never_loses_the_new_messages_waiting_parts(
+        config, engine, people, loopback, clock):
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+
+    def part(seq: int, text: str, key: str) -> InboundPart:
+        return InboundPart("loopback:test", RESIDENT, text, clock(), dedup_key=key,
+                           concat=Concat(42, 3, seq))
+
+    loopback.inject_parts([part(1, "A1", "a1"), part(2, "A2", "a2")])  # part 3 never comes
+    clock.advance(seconds=config.pipeline.reassembly_timeout_seconds + 1)
+    gateway.maintenance.maintain()
+    loopback.inject_parts([part(3, "B3", "b3")])  # a new message, same reference
+    loopback.inject_parts([part(1, "B1", "b1")])
+    loopback.inject_parts([part(2, "B2", "b2")])
+    with engine.connect() as conn:
+        texts = sorted(conn.scalars(select(inbox.c.text)))
+    assert texts == ["A1A2", "B1B2B3"]

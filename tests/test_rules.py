@@ -327,3 +327,30 @@ def test_a_malformed_sender_does_not_break_the_batch(engine, config, clock, peop
     with engine.begin() as conn:
         kinds = [o.kind for o in open_rules.handle(conn, batch, clock())]
     assert kinds == ["not_resident", "issued"]
+
+
+def test_a_word_shaped_like_a_code_gets_an_example_not_a_refusal(send):
+    outcome = send(NEIGHBOUR, "МАСТЕРКА")
+    assert outcome.kind == "unrecognized" and "ВЫХОД МАГАЗИН" in outcome.replies[0].text
+
+
+def test_long_configured_names_still_fit_one_sms(engine, config, clock, people):
+    from permits.messages import Inbound
+    from permits.schema import districts
+
+    reasons = tuple(dataclasses.replace(r, name_ru="поездка к врачу-специалисту в областную"
+                                        " больницу") if r.number == 5 else r
+                    for r in config.rules.reasons)
+    rules = Rules(dataclasses.replace(config.rules, reasons=reasons))
+    with engine.begin() as conn:
+        conn.execute(update(districts).values(name="Кинель-Черкасский муниципальный район"))
+    texts = []
+    for sender, text in ((RESIDENT, "ВЫХОД 5"), (RESIDENT, "ВЫХОД 5"), (RESIDENT, "СТАТУС")):
+        with engine.begin() as conn:
+            texts.append(rules.handle(conn, [Inbound(sender, text, "t", clock())],
+                                      clock())[0].replies[0].text)
+    code = code_in(texts[0])
+    with engine.begin() as conn:
+        texts.append(rules.handle(conn, [Inbound(OFFICER, f"CHECK {code}", "t", clock())],
+                                  clock())[0].replies[0].text)
+    assert all(len(t) <= 70 for t in texts), texts

@@ -218,3 +218,10 @@ def test_http_without_a_token_answers_loopback_callers_only(engine, menu, clock,
 def test_http_missing_phone_is_a_clear_error(engine, menu, clock, people):
     response = http_client(engine, menu, clock).post("/ussd", data={"text": ""})
     assert response.status_code == 400 and "phoneNumber" in response.text
+
+
+def test_http_without_a_token_refuses_requests_relayed_by_a_local_proxy(engine, menu, clock,
+                                                                         people):
+    client = http_client(engine, menu, clock)
+    relayed = post(client, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert relayed.status_code == 403

@@ -34,7 +34,8 @@ def test_pages_need_a_login_and_send_you_back_after_it(anonymous, operator):
 
 
 def test_login_never_redirects_off_the_site(anonymous, operator):
-    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example",
+                   "/\t/evil.example", "/\n/evil.example"):
         response = anonymous.post("/login", {"username": "Anna", "password": PASSWORD,
                                              "next": target})
         assert response.headers["Location"] == "/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -71,7 +72,9 @@ def _require_login() -> Response | None:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: `next=https://evil.example` must not become an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable()
+            and not urlsplit(target.replace("\t", "")).netloc):
         return target
     return url_for("status.page")
 
