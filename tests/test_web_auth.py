@@ -195,3 +195,9 @@ def test_read_password_asks_twice_at_a_terminal():
     answers = iter([PASSWORD, "something else"])
     with pytest.raises(OperatorError, match="differ"):
         read_password(io.StringIO(), True, prompt=lambda _: next(answers))
+
+
+def test_rotating_usernames_from_one_address_is_slowed_down_too(anonymous, operator):
+    for n in range(20):
+        assert anonymous.login(username=f"guess{n}", password="guess").status_code == 401
+    assert anonymous.login(username="someone-else", password="guess").status_code == 429

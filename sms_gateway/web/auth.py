@@ -70,6 +70,10 @@ def _require_login() -> Response | None:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+ANY_USER = "*"  # the throttle's key for every username tried from one address
+ADDRESS_FREE_TRIES = 20  # failures from one address, whatever the names, before it waits
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: `next=https://evil.example` must not become an open redirect."""
     if (target and target.startswith("/") and not target.startswith("//")
@@ -88,15 +92,21 @@ def login() -> Response | str | tuple[str, int]:
     password = request.form.get("password", "")[:MAX_PASSWORD]
     address = request.remote_addr or "?"
     moment = now()
-    with writing() as conn:
-        wait = throttle.wait_left(conn, username, address, moment)
+    # The password hash (tens of ms) is checked on a read-only connection: on SQLite a
+    # write transaction would hold the single write lock that the message path needs.
+    with reading() as conn:
+        wait = max(throttle.wait_left(conn, username, address, moment),
+                   throttle.wait_left(conn, ANY_USER, address, moment,
+                                      free_tries=ADDRESS_FREE_TRIES))
         if wait:
             seconds = math.ceil(wait.total_seconds())
             return render_template("login.html", error=f"Too many failed logins. Try again in"
                                    f" {seconds} s.", next=request.form.get("next", "")), 429
         operator = authenticate(conn, username, password) if username else None
+    with writing() as conn:
         if operator is None:
             throttle.failed(conn, username, address, moment)
+            throttle.failed(conn, ANY_USER, address, moment)  # rotating names is no way around
             audit.record(conn, username or "?", "login_failed", f"from {address}", moment)
         else:
             throttle.succeeded(conn, username, address)

@@ -19,14 +19,15 @@ def _key(username: str, address: str) -> tuple[str, str]:
     return username[:60], (address or "?")[:64]
 
 
-def wait_left(conn: Connection, username: str, address: str, now: dt.datetime) -> dt.timedelta:
+def wait_left(conn: Connection, username: str, address: str, now: dt.datetime,
+              free_tries: int = FREE_TRIES) -> dt.timedelta:
     """How long this (username, address) must still wait before its next try (zero: go on)."""
     name, addr = _key(username, address)
     row = conn.execute(select(login_failures.c.failures, login_failures.c.last_at).where(
         login_failures.c.username == name, login_failures.c.address == addr)).first()
-    if row is None or row.failures < FREE_TRIES:
+    if row is None or row.failures < free_tries:
         return dt.timedelta(0)
-    wait = min(dt.timedelta(seconds=2 ** (row.failures - FREE_TRIES)), MAX_WAIT)
+    wait = min(dt.timedelta(seconds=2 ** (row.failures - free_tries)), MAX_WAIT)
     return max(row.last_at + wait - now, dt.timedelta(0))
 
 
