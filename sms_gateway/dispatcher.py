@@ -19,6 +19,7 @@ from permits.ussd import UssdMenu
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.db import transaction
 from sms_gateway.notify import OUTBOX, notify
+from sms_gateway.outbox import new_row
 from sms_gateway.schema import inbox, outbox
 from sms_gateway.ussd_sessions import UssdSessions
 
@@ -126,14 +127,7 @@ class Dispatcher:
 
 def _outbox_rows(rows: Sequence[Row], outcomes: Sequence[Outcome],
                  now: dt.datetime) -> list[dict]:
-    replies = []
-    for row, outcome in zip(rows, outcomes, strict=True):
-        for reply in outcome.replies:
-            replies.append({
-                "inbox_id": row.id, "channel": row.channel, "recipient": reply.to,
-                "text": reply.text, "priority": reply.priority, "state": "pending",
-                "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
-                "expires_at": reply.expires_at, "permit_id": reply.permit_id,
-                "ussd_op": None, "ussd_session": row.ussd_session,
-            })
-    return replies
+    return [new_row(row.id, row.channel, reply.to, reply.text, now, priority=reply.priority,
+                    expires_at=reply.expires_at, permit_id=reply.permit_id,
+                    ussd_session=row.ussd_session)
+            for row, outcome in zip(rows, outcomes, strict=True) for reply in outcome.replies]

@@ -23,6 +23,7 @@ from sms_gateway.transport import Transport
 
 log = logging.getLogger(__name__)
 REROUTE_AFTER = dt.timedelta(seconds=30)
+LINK_FRESH = dt.timedelta(seconds=60)  # other nodes snapshot link health every 10 s
 
 
 class Maintenance:
@@ -53,7 +54,8 @@ class Maintenance:
         with self.engine.begin() as conn:
             recovered = outbox.recover(conn, now, timeout)
             expired = outbox.expire_due(conn, now)
-            moved = outbox.reroute(conn, healthy, now, REROUTE_AFTER)
+            everywhere = outbox.healthy_channels(conn, healthy, now, LINK_FRESH)
+            moved = outbox.reroute(conn, everywhere, now, REROUTE_AFTER)
             closed = self.close_stale_parts(conn, now)
         if recovered or expired or moved or closed:
             log.info("maintenance: %d recovered, %d expired, %d rerouted, %d reassembly timeouts",

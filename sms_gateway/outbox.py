@@ -10,14 +10,26 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, update
 
 from permits import ledger
-from sms_gateway.schema import delivery_receipts, outbox
+from sms_gateway.schema import delivery_receipts, link_health, outbox
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
 
 FINAL_RECEIPT_STATES = {"DELIVRD": "delivered", "UNDELIV": "failed", "EXPIRED": "failed",
                         "REJECTD": "failed", "DELETED": "failed"}
+
+
+def new_row(inbox_id: int, channel: str, recipient: str, text: str, now: dt.datetime, *,
+            priority: int = 0, expires_at: dt.datetime | None = None,
+            permit_id: int | None = None, ussd_op: int | None = None,
+            ussd_session: str | None = None) -> dict:
+    """A reply as the dispatcher queues it: pending, due now, on the channel it came in on."""
+    return {"inbox_id": inbox_id, "channel": channel, "recipient": recipient, "text": text,
+            "priority": priority, "state": "pending", "attempts": 0, "maybe_sent": False,
+            "next_attempt_at": now, "created_at": now, "updated_at": now,
+            "expires_at": expires_at, "permit_id": permit_id, "ussd_op": ussd_op,
+            "ussd_session": ussd_session}
 
 
 def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetime,
@@ -147,17 +159,33 @@ def expire_due(conn: Connection, now: dt.datetime) -> int:
     return len(rows)
 
 
+def healthy_channels(conn: Connection, own: dict[str, list[str]], now: dt.datetime,
+                     fresh: dt.timedelta) -> dict[str, list[str]]:
+    """Channels up anywhere: this node's, and those other nodes reported up lately."""
+    healthy = {kind: set(channels) for kind, channels in own.items()}
+    for channel, kind in conn.execute(select(link_health.c.channel, link_health.c.kind).where(
+            link_health.c.up, link_health.c.updated_at > now - fresh)):
+        healthy.setdefault(kind, set()).add(channel)
+    return {kind: sorted(channels) for kind, channels in healthy.items()}
+
+
 def reroute(conn: Connection, healthy: dict[str, list[str]], now: dt.datetime,
-            after: dt.timedelta) -> int:
-    """Replies waiting on a channel that is gone or down move to a healthy one of its kind."""
+            after: dt.timedelta, limit: int = 1000) -> int:
+    """Replies waiting on a channel that is down everywhere move to healthy ones of its kind,
+    spread over them."""
     moved = 0
     for kind, channels in healthy.items():
         if not channels:
             continue
-        stale = and_(outbox.c.state == "pending", outbox.c.channel.like(f"{kind}:%"),
-                     outbox.c.channel.not_in(channels),
-                     or_(outbox.c.created_at < now - after, outbox.c.attempts > 0))
-        result = conn.execute(update(outbox).where(stale).values(
-            channel=random.choice(channels), updated_at=now))
-        moved += result.rowcount
+        stale = conn.scalars(select(outbox.c.id).where(
+            outbox.c.state == "pending", outbox.c.channel.like(f"{kind}:%"),
+            outbox.c.channel.not_in(channels),
+            or_(outbox.c.created_at < now - after, outbox.c.attempts > 0)).limit(limit)).all()
+        if stale:
+            conn.execute(update(outbox).where(outbox.c.id == bindparam("row_id"),
+                                              outbox.c.state == "pending")
+                         .values(channel=bindparam("to"), updated_at=now),
+                         [{"row_id": row_id, "to": channels[n % len(channels)]}
+                          for n, row_id in enumerate(stale)])
+            moved += len(stale)
     return moved

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, delete, select
 
 from permits.ledger import upsert
 from permits.ussd import Screen, UssdMenu, dialled_inputs
+from sms_gateway.outbox import new_row
 from sms_gateway.schema import ussd_sessions
 
 PSSR_INDICATION, USSR_REQUEST, PSSR_RESPONSE, USSR_CONFIRM = 1, 2, 17, 18
@@ -63,11 +64,7 @@ class UssdSessions:
 
 
 def _reply(row: Row, screen: Screen, now: dt.datetime) -> dict:
-    return {
-        "inbox_id": row.id, "channel": row.channel, "recipient": row.sender,
-        "text": screen.text, "priority": USSD_PRIORITY, "state": "pending", "attempts": 0,
-        "next_attempt_at": now, "created_at": now, "updated_at": now,
-        "expires_at": now + REPLY_LIFETIME, "permit_id": None,
-        "ussd_op": PSSR_RESPONSE if screen.final else USSR_REQUEST,
-        "ussd_session": row.ussd_session,
-    }
+    return new_row(row.id, row.channel, row.sender, screen.text, now, priority=USSD_PRIORITY,
+                   expires_at=now + REPLY_LIFETIME,
+                   ussd_op=PSSR_RESPONSE if screen.final else USSR_REQUEST,
+                   ussd_session=row.ussd_session)
