@@ -37,6 +37,7 @@ class WebSettings:
     port: int = 8080
     secret_key: str = ""
     metrics_public: bool = True
+    trusted_proxy: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ SECTIONS: dict[str, Spec] = {
         "port": (int, 8080, lambda v: 0 <= v < 65536, "a port number"),
         "secret_key": (str, "", None, "a long random string (or ${ENV_VAR})"),
         "metrics_public": (bool, True, None, "true or false"),
+        "trusted_proxy": (str, "", None, "the reverse proxy's address, e.g. 127.0.0.1"),
     },
     "pipeline": {
         "batch_size": (int, 500, _positive, "a whole number >= 1"),

@@ -146,6 +146,7 @@ class ModemDriver:
                 self._fail_queued(f"modem {self.name} went down")
             if self._reached_up:  # it worked until it broke: try again soon
                 delay = self.settings.reconnect_min_seconds
+                self._reached_up = False  # and back off if the port stays away
             self._stop.wait(delay)
             delay = min(delay * 2, self.settings.reconnect_max_seconds)
         self._update(state=LinkState.STOPPED)

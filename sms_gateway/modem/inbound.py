@@ -8,6 +8,7 @@ and the pipeline stores it once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from sms_gateway.modem.pdu import Deliver, StatusReport
 from sms_gateway.modem.receipts import ReceiptBook
@@ -18,11 +19,14 @@ _EXPIRED, _DELETED_BY_SENDER, _DELETED_BY_SC = 0x46, 0x47, 0x48
 
 
 def dedup_key(message: Deliver) -> str:
-    """Sender + SMSC time stamp (+ concatenation reference/total/seq): the SMS's identity."""
+    """Sender + SMSC time stamp + concatenation position + a digest of the PDU: the SMS's
+    identity. The time stamp has one-second resolution, so two SMS from one number in one
+    second differ by their digest; the same SIM message read twice does not."""
     stamp = message.timestamp.isoformat()
     concat = message.concat
     where = f"{concat.reference}/{concat.total}/{concat.seq}" if concat else "-"
-    return f"{message.sender}|{stamp}|{where}"
+    digest = hashlib.blake2b(message.raw, digest_size=6).hexdigest()
+    return f"{message.sender}|{stamp}|{where}|{digest}"[:120]
 
 
 def to_part(channel: str, message: Deliver, received_at: dt.datetime) -> InboundPart:

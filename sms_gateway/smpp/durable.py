@@ -47,7 +47,8 @@ def _commit(store: Callable[[list], None], items: list) -> int:
     try:
         store(items)
     except StoreError as exc:
-        log.warning("smpp: %d inbound items not stored, SMSC will redeliver: %s", len(items), exc)
+        # The inbox logs an outage once; per batch this is detail.
+        log.debug("smpp: %d inbound items not stored, SMSC will redeliver: %s", len(items), exc)
         return Status.TEMPORARY_APP_ERROR
     except Exception:  # a failing sink must not take the link down: the SMSC redelivers
         log.exception("smpp: sink failed on %d inbound items", len(items))

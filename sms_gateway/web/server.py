@@ -26,6 +26,7 @@ class WebServer:
         self.host = config.web.host if host is None else host
         self.port = config.web.port if port is None else port
         self.threads = threads
+        self.trusted_proxy = config.web.trusted_proxy
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -37,9 +38,14 @@ class WebServer:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("the web server is already running")
+        proxy = self.trusted_proxy
+        behind_proxy = {"trusted_proxy": proxy, "trusted_proxy_count": 1,
+                        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+                        "clear_untrusted_proxy_headers": True} if proxy else {}
         self._server = waitress.create_server(
             self.app, host=self.host, port=self.port, threads=self.threads,
-            ident="permit-gateway", max_request_body_size=MAX_UPLOAD_BYTES + 65536)
+            ident="permit-gateway", max_request_body_size=MAX_UPLOAD_BYTES + 65536,
+            **behind_proxy)
         self.port = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()
