@@ -69,7 +69,7 @@ class Maintenance:
             select(inbox_parts.c.sender, inbox_parts.c.reference, inbox_parts.c.total)
             .where(~inbox_parts.c.assembled, inbox_parts.c.stored_at < limit).distinct()).all()
         for sender, reference, total in groups:
-            self.inbox.assemble_late(conn, sender, reference, total, now)
+            self.inbox.reassembly.assemble_late(conn, sender, reference, total, now)
         return len(groups)
 
     def snapshot_health(self) -> None:

@@ -19,7 +19,7 @@ from tools.sim_modem import SimModem
 
 ROOT = Path(__file__).resolve().parent.parent
 
-WAIT = 10.0  # generous: a wait returns as soon as its condition holds
+WAIT = 30.0  # generous: a wait returns as soon as its condition holds (CI may be loaded)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
