@@ -260,3 +260,35 @@ def test_an_operators_day_in_a_real_browser(site, browser, tmp_path):
     for action in ("login", "residents_imported", "resident_opened", "permit_requested",
                    "permit_revoked"):
         assert action in audit
+
+
+def test_a_link_goes_down_on_the_status_page_when_the_modem_is_dropped(site, browser,
+                                                                       tmp_path):
+    from sms_gateway.gateway import Gateway
+    from sms_gateway.modem.settings import ModemPoolSettings, ModemSettings
+    from sms_gateway.modem.transport import ModemTransport
+    from tools.sim_modem import SimModem
+
+    config = from_dict({"database": {"url": f"sqlite:///{tmp_path / 'permits.db'}"}},
+                       base=tmp_path)
+    with SimModem(tmp_path / "modem0") as sim:
+        transport = ModemTransport(ModemPoolSettings("kinel", (ModemSettings(
+            "m0", sim.device, reconnect_min_seconds=5, reconnect_max_seconds=5),)))
+        gateway = Gateway(config, make_engine(config.database_url), [transport])
+        gateway.start()
+        try:
+            deadline = time.monotonic() + _TIMEOUT
+            while not transport.health().up and time.monotonic() < deadline:
+                time.sleep(0.05)
+            gateway.maintenance.snapshot_health()
+            browser.open(site.url + "/")
+            browser.submit("form button[type=submit]", username="anna", password=PASSWORD)
+            assert "▲ UP modem:kinel" in " ".join(browser.text().split())
+            sim.vanish(30)  # the USB modem is pulled out
+            while transport.health().up and time.monotonic() < deadline:
+                time.sleep(0.05)
+            gateway.maintenance.snapshot_health()
+            browser.open(site.url + "/")
+            assert "▼ DOWN modem:kinel" in " ".join(browser.text().split())
+        finally:
+            gateway.stop()
