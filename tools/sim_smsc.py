@@ -26,15 +26,15 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make `sms_gateway` importable
+if __package__ in (None, ""):  # run as a script: make `sms_gateway` and `tools` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sms_gateway.smpp.simulator import SimError, SimSmsc
+from tools import control_http
 
 __all__ = ["SimSmsc", "main", "serve_control"]
 
@@ -84,43 +84,7 @@ def _routes(smsc: SimSmsc) -> dict[tuple[str, str], Callable[[dict[str, Any]], o
 
 def serve_control(smsc: SimSmsc, host: str, port: int) -> ThreadingHTTPServer:
     """Start the JSON control API in a daemon thread; `server.shutdown()` stops it."""
-    routes = _routes(smsc)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._handle()
-
-        do_POST = do_DELETE = do_GET
-
-        def _handle(self) -> None:
-            route = routes.get((self.command, self.path.split("?")[0].rstrip("/")))
-            if route is None:
-                self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                result = route(body)
-            except (KeyError, ValueError, TypeError, SimError) as exc:
-                self._reply(HTTPStatus.BAD_REQUEST, {"error": repr(exc)})
-                return
-            self._reply(HTTPStatus.OK, {"ok": True} if result is None else result)
-
-        def _reply(self, status: HTTPStatus, payload: object) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            log.debug("control: " + format, *args)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="sim-smsc-control", daemon=True).start()
-    return server
+    return control_http.serve(_routes(smsc), host, port, "sim-smsc-control", (SimError,))
 
 
 def _address(text: str) -> tuple[str, int]:

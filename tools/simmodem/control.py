@@ -13,13 +13,13 @@ POST /network  {"rssi": 0..31|99, "registration": 0..5}
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+
+from tools import control_http
+from tools.control_http import BadRequest
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,6 @@ class Controllable(Protocol):
     def vanish(self, seconds: float) -> None: ...
     def silence(self, seconds: float) -> None: ...
     def set_network(self, rssi: int | None = None, registration: int | None = None) -> None: ...
-
-
-class BadRequest(Exception):
-    """The control request was malformed: answered 400 with the reason."""
 
 
 def _routes(modem: Controllable) -> dict[tuple[str, str], Callable[[dict[str, Any]], object]]:
@@ -64,47 +60,7 @@ class ControlServer:
     """A ThreadingHTTPServer in a daemon thread, bound to one simulated modem."""
 
     def __init__(self, modem: Controllable, host: str = "127.0.0.1", port: int = 0) -> None:
-        routes = _routes(modem)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._handle()
-
-            def do_POST(self) -> None:
-                self._handle()
-
-            def do_DELETE(self) -> None:
-                self._handle()
-
-            def _handle(self) -> None:
-                route = routes.get((self.command, self.path.split("?")[0].rstrip("/")))
-                if route is None:
-                    self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
-                    return
-                try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                    if not isinstance(body, dict):
-                        raise BadRequest("the body must be a JSON object")
-                    result = route(body)
-                except (BadRequest, ValueError, TypeError) as exc:
-                    self._reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-                    return
-                self._reply(HTTPStatus.OK, {"ok": True} if result is None else result)
-
-            def _reply(self, status: HTTPStatus, payload: object) -> None:
-                data = json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                log.debug("control: " + format, *args)
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = control_http.make_server(_routes(modem), host, port)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
