@@ -3,7 +3,10 @@
 # modem on a pseudo-terminal. No hardware, no server to install. Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || python3 -m venv .venv
+if [ ! -x .venv/bin/python ] && ! python3 -m venv .venv; then
+  echo "Python's venv module is missing: apt-get install python3-venv (Python 3.11+ needed)" >&2
+  exit 1
+fi
 .venv/bin/python -m pip install -q -e .
 export PATH="$PWD/.venv/bin:$PATH"
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
-packages="postgresql gammu python3-gammu chromium nodejs npm"
+packages="postgresql gammu python3-gammu chromium python3-venv nodejs npm"
 missing=""
 for p in $packages; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -17,7 +17,8 @@ if [ -n "$missing" ] && [ "${1:-}" != "--no-system" ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -q
   # nodejs/npm may already come from elsewhere: install what apt can, never fail on them
-  $sudo apt-get install -y -q --no-install-recommends postgresql gammu python3-gammu chromium
+  $sudo apt-get install -y -q --no-install-recommends postgresql gammu python3-gammu chromium \
+    python3-venv
   command -v npm >/dev/null 2>&1 || $sudo apt-get install -y -q nodejs npm
 fi
 
