@@ -72,9 +72,10 @@ def record_results(conn: Connection, results: Iterable[SendResult], now: dt.date
                    max_attempts: int, retry_base_seconds: float) -> None:
     """Write each send's outcome: sent, retry later with backoff, or failed for good."""
     sent, retry, failed = [], [], []
+    results = list(results)
+    unsent = [r.id for r in results if not r.ok]  # attempts matter only for retries
     attempts = dict(conn.execute(select(outbox.c.id, outbox.c.attempts)
-                                 .where(outbox.c.id.in_([r.id for r in results]))).all()) \
-        if (results := list(results)) else {}
+                                 .where(outbox.c.id.in_(unsent))).all()) if unsent else {}
     for result in results:
         if result.ok:
             sent.append({"row_id": result.id, "mid": result.transport_message_id})
