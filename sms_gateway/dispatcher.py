@@ -60,28 +60,28 @@ class Dispatcher:
     """Turns stored messages into decisions and queued replies.
 
     Officers' and USSD messages have a lane of their own: a check at a checkpoint waits for
-    one small transaction, not a flood's batch. The lanes take turns when both have work, so
-    a looping USSD gateway cannot starve residents either."""
+    one small transaction, not a flood's batch. After a full batch of the fast lane the slow
+    lane gets a turn, so a looping USSD gateway cannot starve residents either."""
 
     def __init__(self, engine: Engine, rules: Rules, *, batch_size: int = 500,
                  clock: Clock = utc_now, ussd: UssdSessions | None = None) -> None:
         self.engine, self.rules, self.batch_size, self.clock = engine, rules, batch_size, clock
         self.ussd = ussd or UssdSessions(UssdMenu(rules), session_seconds=120)
-        self._last_urgent = False
+        self._urgent_was_full = False
 
     def run_once(self) -> BatchResult:
-        urgent_first = urgent_waiting(self.engine) and not self._last_urgent
+        urgent_first = urgent_waiting(self.engine) and not self._urgent_was_full
         for urgent in (urgent_first, not urgent_first):
             try:
                 with transaction(self.engine, urgent=urgent) as conn:
                     rows = claim(conn, self.batch_size, urgent)
                     if rows:
-                        self._last_urgent = urgent
+                        self._urgent_was_full = urgent and len(rows) >= self.batch_size
                         return self.dispatch(conn, rows)
             except Exception:
                 log.exception("a batch failed; deciding its messages one by one")
                 return self._one_by_one(urgent)
-        self._last_urgent = False
+        self._urgent_was_full = False
         return BatchResult(0, 0)
 
     def _one_by_one(self, urgent: bool) -> BatchResult:
