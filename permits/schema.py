@@ -65,8 +65,7 @@ def _sqlite_text(value: dt.datetime | None) -> str | None:
         raise ValueError("naive datetime given to the ledger; use UTC-aware values")
     if value.tzinfo is not dt.UTC:
         value = value.astimezone(dt.UTC)
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
-            f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}")
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 districts = Table(
