@@ -54,6 +54,7 @@ class Maintenance:
         with self.engine.begin() as conn:
             recovered = outbox.recover(conn, now, timeout)
             expired = outbox.expire_due(conn, now)
+            outbox.apply_stranded_receipts(conn, now)
             everywhere = outbox.healthy_channels(conn, healthy, now, LINK_FRESH)
             moved = outbox.reroute(conn, everywhere, now, REROUTE_AFTER)
             closed = self.close_stale_parts(conn, now)

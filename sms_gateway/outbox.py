@@ -144,6 +144,22 @@ def _apply(conn: Connection, receipts: Sequence[DeliveryReceipt], now: dt.dateti
     return result.rowcount
 
 
+def apply_stranded_receipts(conn: Connection, now: dt.datetime,
+                            window: dt.timedelta = dt.timedelta(hours=1)) -> int:
+    """Final receipts whose message is still only `sent`: on PostgreSQL a receipt stored while
+    the sender was recording its send can be missed by both transactions (neither sees the
+    other's uncommitted row); the scheduler applies it here."""
+    rows = conn.execute(
+        select(delivery_receipts.c.channel, delivery_receipts.c.message_id,
+               delivery_receipts.c.state, delivery_receipts.c.error)
+        .join(outbox, (outbox.c.transport_message_id == delivery_receipts.c.message_id)
+              & (outbox.c.channel == delivery_receipts.c.channel))
+        .where(outbox.c.state == "sent", delivery_receipts.c.received_at > now - window,
+               delivery_receipts.c.state.in_(list(FINAL_RECEIPT_STATES)))
+        .order_by(delivery_receipts.c.id)).all()
+    return _apply(conn, [DeliveryReceipt(*row) for row in rows], now) if rows else 0
+
+
 def _apply_early_receipts(conn: Connection, message_ids: list[str], now: dt.datetime) -> None:
     early = conn.execute(select(delivery_receipts.c.channel, delivery_receipts.c.message_id,
                                 delivery_receipts.c.state, delivery_receipts.c.error)

@@ -18,7 +18,7 @@ from permits.schema import permits
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
 from sms_gateway.outbox import claim as outbox_claim
-from sms_gateway.schema import inbox, inbox_parts, outbox
+from sms_gateway.schema import delivery_receipts, inbox, inbox_parts, outbox
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreError
 from tests.conftest import OFFICER, RESIDENT, ROOT, STRANGER
 
@@ -315,3 +315,22 @@ def test_a_reused_reference_never_loses_the_new_messages_waiting_parts(
     with engine.connect() as conn:
         texts = sorted(conn.scalars(select(inbox.c.text)))
     assert texts == ["A1A2", "B1B2B3"]
+
+
+def test_a_receipt_missed_by_both_transactions_is_applied_by_the_scheduler(
+        config, engine, people, loopback, clock):
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+    loopback.inject(RESIDENT, "ВЫХОД 1")
+    gateway.dispatcher.run_once()
+    gateway.senders[0].run_once()
+    gateway.senders[0].flush()
+    with engine.connect() as conn:
+        message_id = conn.scalar(select(outbox.c.transport_message_id))
+    with engine.begin() as conn:  # stored, but never matched (the PostgreSQL race)
+        conn.execute(delivery_receipts.insert().values(
+            channel="loopback:test", message_id=message_id, state="DELIVRD", error="",
+            received_at=clock()))
+    gateway.maintenance.maintain()
+    with engine.connect() as conn:
+        assert conn.scalar(select(outbox.c.state)) == "delivered"
