@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,6 +57,20 @@ def read_submit(body: bytes) -> tuple[str, str]:
     text = data.decode("utf-16-be", "replace") if data_coding == 8 else gsm7.decode(data)
     return destination, text
 
+
+
+def frames(buffer: bytearray) -> Iterator[tuple[int, int, int, bytes]]:
+    """The whole PDUs at the front of `buffer` (command, status, sequence, body); consumed
+    bytes are removed from it, a partial PDU stays for the next read."""
+    start = 0
+    while len(buffer) - start >= 16:
+        length, command, status, sequence = HEADER.unpack_from(buffer, start)
+        if len(buffer) - start < length:
+            break
+        body = bytes(buffer[start + 16 : start + length])
+        start += length
+        yield command, status, sequence, body
+    del buffer[:start]
 
 class FloodSmsc:
     """One ESME connection: flood it, answer it, time it."""
@@ -145,16 +160,8 @@ class FloodSmsc:
                 return
             now = time.perf_counter()
             buffer += data
-            answers = []
-            start = 0
-            while len(buffer) - start >= 16:
-                length, command, status, sequence = HEADER.unpack_from(buffer, start)
-                if len(buffer) - start < length:
-                    break
-                body = bytes(buffer[start + 16 : start + length])
-                start += length
-                answers.append(self._handle(command, status, sequence, body, now))
-            del buffer[:start]
+            answers = [self._handle(command, status, sequence, body, now)
+                       for command, status, sequence, body in frames(buffer)]
             if answers:
                 with self.write_lock:
                     self.sock.sendall(b"".join(answers))

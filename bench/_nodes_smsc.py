@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._flood_smsc import _BINDS, HEADER, FloodSmsc
+from bench._flood_smsc import _BINDS, FloodSmsc, frames
 from sms_gateway.smpp.status import Command
 
 
@@ -92,19 +92,12 @@ class NodesFloodSmsc(FloodSmsc):
             now = time.perf_counter()
             buffer += data
             answers = []
-            start = 0
-            while len(buffer) - start >= 16:
-                length, command, status, sequence = HEADER.unpack_from(buffer, start)
-                if len(buffer) - start < length:
-                    break
-                body = bytes(buffer[start + 16 : start + length])
-                start += length
+            for command, status, sequence, body in frames(buffer):
                 answers.append(self._handle(command, status, sequence, body, now))
                 bind.replies += command == Command.SUBMIT_SM
                 if command in _BINDS:
                     with self.count_lock:
                         self.bound_count += 1
-            del buffer[:start]
             if answers:
                 with bind.lock:
                     bind.sock.sendall(b"".join(answers))

@@ -50,9 +50,9 @@ ECHO = Path(__file__).with_name("smpp_echo_baseline.py")
 class FloodSmsc:
     """bench/_flood_smsc.py in a subprocess, driven by JSON lines."""
 
-    def __init__(self, plan: Path) -> None:
+    def __init__(self, plan: Path, *extra: str, script: Path = SMSC) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(SMSC), str(plan)],
+            [sys.executable, str(script), str(plan), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -68,11 +68,15 @@ class FloodSmsc:
                 return message
         raise RuntimeError(f"flood SMSC ended before {event!r}")
 
-    def go(self) -> dict:
-        """Flood now; the result once every request and check was answered."""
+    def start(self) -> None:
+        """Flood now."""
         assert self.process.stdin is not None
         self.process.stdin.write("go\n")
         self.process.stdin.flush()
+
+    def go(self) -> dict:
+        """Flood now; the result once every request and check was answered."""
+        self.start()
         return self.expect("result")
 
     def close(self) -> None:

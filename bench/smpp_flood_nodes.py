@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from bench import _flood_ledger  # noqa: E402
 from bench._nodes_pg import BenchPostgres  # noqa: E402
+from bench.smpp_flood import FloodSmsc  # noqa: E402
 from permits.schema import permits  # noqa: E402
 from permits.service import Rules  # noqa: E402
 from sms_gateway import migrate  # noqa: E402
@@ -74,32 +75,9 @@ def machine_busy() -> tuple[float, float]:
     return sum(values) - idle, sum(values)
 
 
-class Smsc:
-    """bench/_nodes_smsc.py in a subprocess, driven by JSON lines."""
-
-    def __init__(self, plan: Path, binds: int) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(SMSC), str(plan), str(binds)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
-        self.port = self.expect("listening")["port"]
-
-    def expect(self, event: str) -> dict:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            message = json.loads(line)
-            if message["event"] == event:
-                return message
-        raise RuntimeError(f"flood SMSC ended before {event!r}")
-
-    def go(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("go\n")
-        self.process.stdin.flush()
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(30)
+def flood_smsc(plan: Path, binds: int) -> FloodSmsc:
+    """bench/_nodes_smsc.py in a subprocess, driven by JSON lines like the one-node flood."""
+    return FloodSmsc(plan, str(binds), script=SMSC)
 
 
 def node_config(workdir: Path, url: str, port: int, args: argparse.Namespace) -> Path:
@@ -141,7 +119,7 @@ def run(server: BenchPostgres, count: int, args: argparse.Namespace) -> dict:
     """One flood against `count` nodes; the SMSC's figures plus CPU seconds per part."""
     workdir = Path(tempfile.mkdtemp(prefix=f"nodes-{count}-"))
     url, plan = prepare(server, args, workdir)
-    smsc = Smsc(plan, count)
+    smsc = flood_smsc(plan, count)
     config = node_config(workdir, url, smsc.port, args)
     gateways = []
     for n in range(count):
@@ -158,7 +136,7 @@ def run(server: BenchPostgres, count: int, args: argparse.Namespace) -> dict:
         before = {k: sum(cpu_seconds(p) for p in v) for k, v in parts.items()}
         before["postgres"] = {p: cpu_seconds(p) for p in postgres}
         busy_before = machine_busy()
-        smsc.go()
+        smsc.start()
         result = smsc.expect("result")
         busy_after = machine_busy()
         cpu = {k: sum(cpu_seconds(p) for p in v) - before[k] for k, v in parts.items()}
