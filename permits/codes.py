@@ -13,6 +13,7 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 LENGTH = 8
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _MODULUS = len(ALPHABET)
+_UNBIASED_BELOW = 256 - 256 % _MODULUS
 # What an officer may type for a code character: Cyrillic look-alikes, either case.
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХЗаеврокмнстухз", "ABEKMHOPCTYX3AEBPOKMHCTYX3")
 _KEYPAD = str.maketrans("ABCDEFGHJKMNPQRSTUVWXYZ", "22233344556667777888999")
@@ -35,8 +36,15 @@ def _check_char(body: str) -> str:
 
 
 def generate() -> str:
-    """A fresh code, canonical form (no dash)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH - 1))
+    """A fresh code, canonical form (no dash).
+
+    One call for the random bytes (a code per issued permit is a hot path); bytes at or above
+    the largest multiple of 31 are dropped so every character stays equally likely."""
+    body = ""
+    while len(body) < LENGTH - 1:
+        body += "".join(ALPHABET[b % _MODULUS] for b in secrets.token_bytes(12)
+                        if b < _UNBIASED_BELOW)
+    body = body[:LENGTH - 1]
     return body + _check_char(body)
 
 

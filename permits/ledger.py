@@ -63,7 +63,7 @@ def hour_of(now: dt.datetime) -> dt.datetime:
 
 
 def read_snapshot(conn: Connection, phones: Sequence[str], today: dt.date, now: dt.datetime,
-                  miss_since: dt.datetime) -> Snapshot:
+                  miss_since: dt.datetime, running_since: dt.date) -> Snapshot:
     snap = Snapshot()
     unique = sorted(set(phones))
     people = conn.execute(
@@ -78,7 +78,7 @@ def read_snapshot(conn: Connection, phones: Sequence[str], today: dt.date, now: 
         select(officers.c.phone).where(officers.c.phone.in_(unique), officers.c.active)))
     ids = [p.id for p in snap.residents.values()]
     if ids:
-        for permit in permits_of(conn, ids, today, now):
+        for permit in permits_of(conn, ids, today, now, running_since):
             snap.permits[permit.resident_id].append(permit)
     snap.reply_counts = dict(conn.execute(
         select(reply_counts.c.phone, reply_counts.c.count)
@@ -111,11 +111,15 @@ def register(conn: Connection, phone: str, district_id: str, now: dt.datetime) -
 
 
 def permits_of(conn: Connection, resident_ids: Iterable[int], today: dt.date,
-               now: dt.datetime) -> list[Permit]:
-    """Today's permits (they hold the slots) and any still running from yesterday."""
+               now: dt.datetime, running_since: dt.date) -> list[Permit]:
+    """Today's permits (they hold the slots) and any still running from an earlier day.
+
+    `running_since` is the first local day a permit still running can be from: the range
+    keeps the read on the (resident, day, slot) index instead of a resident's whole history."""
     rows = conn.execute(
         select(*_PERMIT_COLUMNS).where(
             permits.c.resident_id.in_(sorted(set(resident_ids))),
+            permits.c.local_day >= running_since,
             or_(permits.c.local_day == today, permits.c.valid_until > now),
         )
     )

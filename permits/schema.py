@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -59,8 +60,13 @@ class UtcDateTime(TypeDecorator):
 
 def _sqlite_text(value: dt.datetime | None) -> str | None:
     """SQLAlchemy's own SQLite storage format (always with microseconds), from aware UTC."""
-    if value is None:
-        return None
+    return None if value is None else _utc_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_text(value: dt.datetime) -> str:
+    """Cached: a batch writes the same few instants (its `now`, the ends of its permits) into
+    thousands of columns; equal instants in other zones map to the same text, as they should."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the ledger; use UTC-aware values")
     if value.tzinfo is not dt.UTC:
@@ -112,8 +118,8 @@ permits = Table(
     Column("state", String(10), nullable=False, default="issued"),
     Column("issued_by", String(60), nullable=False, default="sms"),
     Column("revoked_at", UtcDateTime),
+    # The quota, and the index by which a resident's recent permits are read.
     UniqueConstraint("resident_id", "local_day", "slot"),
-    Index(None, "resident_id", "valid_until"),
     Index(None, "local_day"),
     Index(None, "keypad"),
 )

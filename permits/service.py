@@ -38,6 +38,13 @@ class Rules:
     def local_day(self, now: dt.datetime) -> dt.date:
         return now.astimezone(self.zone).date()
 
+    def running_since(self, now: dt.datetime) -> dt.date:
+        """The first local day on which a permit still running at `now` can have been issued
+        (a day back at least, should the validity have been shortened since)."""
+        longest = max([self.settings.validity_minutes, 24 * 60,
+                       *(r.validity_minutes or 0 for r in self.settings.reasons)])
+        return self.local_day(now - dt.timedelta(minutes=longest))
+
     def next_local_midnight(self, now: dt.datetime) -> dt.datetime:
         tomorrow = self.local_day(now) + dt.timedelta(days=1)
         return dt.datetime.combine(tomorrow, dt.time(), self.zone).astimezone(dt.UTC)
@@ -58,6 +65,7 @@ class _Batch:
         self.rules, self.conn, self.now = rules, conn, now
         self.settings = rules.settings
         self.today = rules.local_day(now)
+        self.running_since = rules.running_since(now)
         self.verification_rows: list[dict] = []
         self.replies_given: Counter[str] = Counter()
         self.new_permits: dict[str, Permit] = {}
@@ -66,7 +74,7 @@ class _Batch:
         senders = [self._phone(m.sender) for m in messages]
         miss_since = self.now - dt.timedelta(minutes=self.settings.officer_miss_window_minutes)
         self.snap = ledger.read_snapshot(self.conn, [s for s in senders if s], self.today,
-                                         self.now, miss_since)
+                                         self.now, miss_since, self.running_since)
         parsed = [self.rules.parser.parse(m.text) for m in messages]
         self.found = ledger.find_by_codes(self.conn, self._codes_asked(parsed, senders))
         self.items = list(zip(messages, senders, parsed, strict=True))
@@ -268,7 +276,8 @@ class _Batch:
                       "issued_by": "sms"}
 
     def _redecide(self, results: list[Outcome], lost: set[int]) -> None:
-        for permit in ledger.permits_of(self.conn, lost, self.today, self.now):
+        for permit in ledger.permits_of(self.conn, lost, self.today, self.now,
+                                        self.running_since):
             self.snap.permits[permit.resident_id].append(permit)
         for resident_id in lost:
             self.snap.permits[resident_id] = [p for p in self.snap.permits[resident_id] if p.id]

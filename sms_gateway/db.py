@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -22,6 +24,9 @@ from sqlalchemy.exc import OperationalError
 log = logging.getLogger(__name__)
 READ_ONLY = {"readonly": True}
 _BUSY_TIMEOUT_SECONDS = 30
+# Pages of WAL after which a commit checkpoints by itself (SQLite's default is 1,000): high,
+# because a running gateway checkpoints in the background (`checkpoint`).
+_AUTOCHECKPOINT_PAGES = 20_000
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -44,38 +49,83 @@ def transaction(engine: Engine, *, urgent: bool = False) -> Iterator[Connection]
 class WriterTurns:
     """The order in which one process's threads get SQLite's single write lock.
 
-    Waiters are woken at once when it is free (SQLite's own busy handler polls with sleeps of
-    up to 100 ms, which starves the unlucky), and urgent writers go before the others, so an
-    officer's check waits at most for the transaction in progress. The holder is a DBAPI
-    connection: the pool hands it back on every path (commit, rollback, invalidation, a
-    connection dropped mid-transaction), and each of those releases it."""
+    First come, first served, urgent writers (officers' work) before the others, and the turn
+    is handed straight to the next writer: a thread that has just committed cannot take it
+    back before the ones that waited (SQLite's own busy handler polls with sleeps of up to
+    100 ms and lets the luckiest win). The holder is a DBAPI connection, which gives the turn
+    back once its COMMIT or ROLLBACK is done; the pool covers every other end (a connection
+    invalidated or dropped mid-transaction)."""
 
     def __init__(self, timeout: float) -> None:
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._holder: int | None = None
-        self._urgent_waiting = 0
+        self._waiting: tuple[deque, deque] = (deque(), deque())  # urgent, others
         self._timeout = timeout
 
     def acquire(self, holder: int, urgent: bool) -> None:
-        with self._changed:
-            self._urgent_waiting += urgent
-            try:
-                free = self._changed.wait_for(
-                    lambda: self._holder is None and (urgent or not self._urgent_waiting),
-                    self._timeout)
-            finally:
-                self._urgent_waiting -= urgent
-            if not free:
-                log.error("no turn at the SQLite write lock in %.0f s", self._timeout)
-                raise OperationalError("BEGIN IMMEDIATE", None,
-                                       sqlite3.OperationalError("database is locked"))
-            self._holder = holder
+        with self._lock:
+            if self._holder is None:
+                self._holder = holder
+                return
+            turn = (holder, threading.Event())
+            queue = self._waiting[0 if urgent else 1]
+            queue.append(turn)
+        if turn[1].wait(self._timeout):
+            return
+        with self._lock:
+            if turn[1].is_set():  # handed over just as the wait timed out
+                return
+            queue.remove(turn)
+        log.error("no turn at the SQLite write lock in %.0f s", self._timeout)
+        raise OperationalError("BEGIN IMMEDIATE", None,
+                               sqlite3.OperationalError("database is locked"))
 
     def release(self, holder: int) -> None:
-        with self._changed:
-            if self._holder == holder:
-                self._holder = None
-                self._changed.notify_all()
+        with self._lock:
+            if self._holder != holder:
+                return
+            self._holder = None
+            for queue in self._waiting:
+                if queue:
+                    self._holder, handed = queue.popleft()
+                    handed.set()
+                    return
+
+
+class _TurnKeepingConnection(sqlite3.Connection):
+    """Gives the writer turn back only when COMMIT or ROLLBACK has finished: handed over
+    earlier, the next writer's BEGIN IMMEDIATE would meet SQLite's busy handler, whose first
+    sleeps (1, 2, 5 ms) cost more than most commits."""
+
+    end_of_turn: Callable[[], None] = staticmethod(lambda: None)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.end_of_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.end_of_turn()
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy the WAL's committed pages into the database file, without blocking anyone.
+
+    A long-running process calls this from a thread of its own every few tens of
+    milliseconds, so commits only append to the WAL (and fsync it) instead of one of them
+    now and then paying for the whole copy. SQLite's own checkpoint after a commit stays as
+    the safety net should this fall behind."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        raw.close()
 
 
 def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
@@ -83,7 +133,9 @@ def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={
         "timeout": _BUSY_TIMEOUT_SECONDS, "check_same_thread": False,
+        "factory": _TurnKeepingConnection,
     })
+    writer = WriterTurns(timeout=_BUSY_TIMEOUT_SECONDS)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:
@@ -93,10 +145,9 @@ def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
         cursor.close()
-
-    writer = WriterTurns(timeout=_BUSY_TIMEOUT_SECONDS)
-    holders: dict[int, int] = {}  # id(Connection) -> id(DBAPI connection) holding the turn
+        dbapi_connection.end_of_turn = partial(writer.release, id(dbapi_connection))
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -106,25 +157,15 @@ def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
             return
         holder = id(conn.connection.dbapi_connection)
         writer.acquire(holder, urgent=options.get("urgent", False))
-        holders[id(conn)] = holder
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            _release(conn)
-            raise
-
-    def _release(conn: Connection) -> None:
-        # Fires just before the COMMIT itself: the next writer's BEGIN waits that long in
-        # SQLite's busy handler (its first sleep is 1 ms), which is cheaper than holding on.
-        holder = holders.pop(id(conn), None)
-        if holder is not None:
             writer.release(holder)
+            raise
 
     def _released_by_pool(dbapi_connection, *_args) -> None:
         writer.release(id(dbapi_connection))
 
-    event.listen(engine, "commit", _release)
-    event.listen(engine, "rollback", _release)
     event.listen(engine.pool, "checkin", _released_by_pool)
     event.listen(engine.pool, "invalidate", _released_by_pool)
     return engine

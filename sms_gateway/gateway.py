@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from permits.service import Rules
 from permits.ussd import UssdMenu
-from sms_gateway import health, notify, outbox
+from sms_gateway import db, health, notify, outbox
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
 from sms_gateway.dispatcher import Dispatcher
@@ -23,6 +23,8 @@ from sms_gateway.ussd_sessions import UssdSessions
 from sms_gateway.worker import Worker
 
 log = logging.getLogger(__name__)
+# How often a gateway on SQLite copies its WAL into the database file (see `db.checkpoint`).
+_CHECKPOINT_SECONDS = 0.05
 
 
 class Gateway:
@@ -51,6 +53,9 @@ class Gateway:
         self._sender_workers = [Worker(f"send-{s.transport.channel}-{n}", s.run_once, poll)
                                 for n, s in enumerate((*self.senders, *self.urgent_senders))]
         self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
+        self._workers = [self._dispatch_worker, *self._sender_workers]
+        if engine.dialect.name == "sqlite":
+            self._workers.append(Worker("checkpoint", self._checkpoint, _CHECKPOINT_SECONDS))
         self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
                            on_receipts=self._receipts, on_health=self.board.report)
         self.maintenance = Maintenance(config, engine, self.rules, self.inbox, self.transports,
@@ -60,7 +65,7 @@ class Gateway:
         self.scheduler = BackgroundScheduler(timezone="UTC")
 
     def start(self) -> None:
-        for worker in (self._dispatch_worker, *self._sender_workers):
+        for worker in self._workers:
             worker.start()
         self.listener.start()
         self.maintenance.heartbeat()
@@ -77,7 +82,7 @@ class Gateway:
             self.scheduler.shutdown(wait=True)
         for transport in self.transports:
             transport.stop()
-        for worker in (self._dispatch_worker, *self._sender_workers):
+        for worker in self._workers:
             worker.stop()
         for sender in (*self.senders, *self.urgent_senders):
             sender.flush()
@@ -89,6 +94,10 @@ class Gateway:
         if result.replies:
             self._wake_senders()
         return result.messages
+
+    def _checkpoint(self) -> int:
+        db.checkpoint(self.engine)
+        return 0  # then sleep: the WAL needs copying every so often, not in a busy loop
 
     def _receipts(self, conn: Connection, receipts: Sequence[DeliveryReceipt]) -> None:
         outbox.apply_receipts(conn, receipts, self.clock())

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from sms_gateway.db import make_engine, transaction
+from sms_gateway.db import checkpoint, make_engine, transaction
 
 
 @pytest.fixture
@@ -79,3 +79,64 @@ def test_urgent_writers_go_before_the_queue(engine):
     normal.join(10)
     urgent.join(10)
     assert order == ["urgent", "normal"]
+
+
+def test_writers_get_the_turn_in_the_order_they_asked(engine):
+    order: list[str] = []
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(text("INSERT INTO t VALUES (0)"))
+
+    def write(name: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            order.append(name)
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+        threading.Event().wait(0.1)
+    holder.commit()
+    holder.close()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["a", "b", "c"]
+
+
+def test_a_writer_that_just_committed_cannot_jump_the_queue(engine):
+    order: list[str] = []
+    first = engine.connect()
+    first.begin()
+    waiter = threading.Thread(target=lambda: (write_from_another_thread(engine),
+                                              order.append("waiter")))
+    waiter.start()
+    threading.Event().wait(0.2)
+    first.commit()
+    first.begin()  # at once, while the waiter is only being woken
+    first.execute(text("INSERT INTO t VALUES (2)"))
+    order.append("again")
+    first.commit()
+    first.close()
+    waiter.join(10)
+    assert order == ["waiter", "again"]
+
+
+def test_checkpoint_moves_committed_rows_into_the_database_file(engine, tmp_path):
+    import shutil
+    import sqlite3
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (7)"))
+
+    def rows_in_the_file_alone() -> list[tuple]:
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(tmp_path / "w.db", copy)  # without its -wal: what is checkpointed
+        with sqlite3.connect(copy) as db:
+            try:
+                return db.execute("SELECT n FROM t").fetchall()
+            except sqlite3.OperationalError:  # not even the table is there yet
+                return []
+
+    assert rows_in_the_file_alone() == []
+    checkpoint(engine)
+    assert rows_in_the_file_alone() == [(7,)]

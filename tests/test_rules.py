@@ -288,6 +288,20 @@ def test_validity_comes_from_the_reason_when_it_has_its_own(engine, config, cloc
     assert "13:00-13:30" in outcome.replies[0].text
 
 
+def test_a_permit_longer_than_a_day_is_still_found_two_days_later(engine, config, clock, people):
+    from permits.messages import Inbound
+
+    reasons = tuple(dataclasses.replace(r, validity_minutes=3 * 24 * 60) if r.number == 3 else r
+                    for r in config.rules.reasons)
+    rules = Rules(dataclasses.replace(config.rules, reasons=reasons))
+    with engine.begin() as conn:
+        [first] = rules.handle(conn, [Inbound(RESIDENT, "EXIT 3", "t", clock())], clock())
+    clock.advance(minutes=2 * 24 * 60 + 30)
+    with engine.begin() as conn:
+        [again] = rules.handle(conn, [Inbound(RESIDENT, "EXIT 1", "t", clock())], clock())
+    assert again.kind == "repeated" and again.permit_id == first.permit_id
+
+
 def test_open_registration_lets_any_mobile_of_the_country_ask(engine, config, clock, people):
     from permits.messages import Inbound
 
