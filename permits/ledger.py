@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
+from permits.bulk import Bulk
 from permits.schema import districts, officers, permits, reply_counts, residents, verifications
 
 MISS_OUTCOMES = ("unknown", "typo")
@@ -158,7 +161,12 @@ def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
 
 
 def dialect_insert(conn: Connection, table: Table):
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return insert_for(conn.dialect, table)
+
+
+def insert_for(dialect: Dialect, table: Table):
+    """The dialect's own INSERT, which knows ON CONFLICT."""
+    module = postgresql if dialect.name == "postgresql" else sqlite
     return module.insert(table)
 
 
@@ -172,22 +180,31 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: list[str]
     ), list(rows))
 
 
-def add_reply_counts(conn: Connection, counts: dict[str, int], now: dt.datetime) -> None:
-    if not counts:
-        return
-    hour = hour_of(now)
-    stmt = dialect_insert(conn, reply_counts)
-    conn.execute(stmt.on_conflict_do_update(
+def _add_to_reply_counts(dialect: Dialect):
+    stmt = insert_for(dialect, reply_counts)
+    return stmt.on_conflict_do_update(
         index_elements=[reply_counts.c.phone, reply_counts.c.hour],
-        set_={"count": reply_counts.c.count + stmt.excluded.count},
-    ), [{"phone": p, "hour": hour, "count": n} for p, n in counts.items()])
+        set_={"count": reply_counts.c.count + stmt.excluded.count})
 
 
-def record(conn: Connection, table_rows: list[tuple[object, list[dict]]]) -> None:
+_ADD_REPLY_COUNTS = Bulk(_add_to_reply_counts)
+
+
+def add_reply_counts(conn: Connection, counts: dict[str, int], now: dt.datetime) -> None:
+    hour = hour_of(now)
+    _ADD_REPLY_COUNTS.run(conn, [{"phone": p, "hour": hour, "count": n}
+                                 for p, n in counts.items()])
+
+
+@functools.cache
+def _insert_into(table: Table) -> Bulk:
+    return Bulk(lambda _dialect: insert(table))
+
+
+def record(conn: Connection, table_rows: list[tuple[Table, list[dict]]]) -> None:
     """executemany for each (table, rows) pair that has rows."""
     for table, rows in table_rows:
-        if rows:
-            conn.execute(insert(table), rows)
+        _insert_into(table).run(conn, rows)
 
 
 def refund(conn: Connection, permit_ids: Sequence[int]) -> int:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 
+from permits.bulk import Bulk
 from permits.messages import Inbound, Outcome
 from permits.service import Rules
 from permits.ussd import UssdMenu
@@ -24,6 +27,9 @@ from sms_gateway.schema import inbox, outbox
 from sms_gateway.ussd_sessions import UssdSessions
 
 log = logging.getLogger(__name__)
+# How often the dispatcher looks for officers' messages other nodes stored (its own inbox
+# tells it at once).
+_LOOK_FOR_URGENT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,16 @@ class BatchResult:
 
     messages: int
     replies: int
+    urgent_replies: int = 0
 
 
 _COLUMNS = (inbox.c.id, inbox.c.channel, inbox.c.sender, inbox.c.text, inbox.c.received_at,
             inbox.c.ussd_op, inbox.c.ussd_session)
+
+
+_QUEUE_REPLIES = Bulk(lambda _dialect: insert(outbox))
+_MARK_DONE = Bulk(lambda _dialect: update(inbox).where(inbox.c.id == bindparam("row_id")).values(
+    state="done", outcome=bindparam("kind"), handled_at=bindparam("at")))
 
 
 def claim(conn: Connection, limit: int, urgent: bool) -> list[Row]:
@@ -68,15 +80,37 @@ class Dispatcher:
         self.engine, self.rules, self.batch_size, self.clock = engine, rules, batch_size, clock
         self.ussd = ussd or UssdSessions(UssdMenu(rules), session_seconds=120)
         self._urgent_was_full = False
+        self._urgent_stored = threading.Event()
+        self._urgent_stored.set()  # whatever was left from before the start
+        self._next_look = 0.0
+
+    def expect_urgent(self) -> None:
+        """This node's inbox has just committed an officer's or a USSD message."""
+        self._urgent_stored.set()
+
+    def _urgent_first(self) -> bool:
+        """Whether to claim the fast lane first: at once when this node stored something for
+        it, else after a look at the table now and then (another node's messages)."""
+        if self._urgent_was_full:
+            return False
+        if self._urgent_stored.is_set():
+            self._urgent_stored.clear()  # before the claim: a store after it sets it again
+            return True
+        if time.monotonic() < self._next_look:
+            return False
+        self._next_look = time.monotonic() + _LOOK_FOR_URGENT_SECONDS
+        return urgent_waiting(self.engine)
 
     def run_once(self) -> BatchResult:
-        urgent_first = urgent_waiting(self.engine) and not self._urgent_was_full
+        urgent_first = self._urgent_first()
         for urgent in (urgent_first, not urgent_first):
             try:
                 with transaction(self.engine, urgent=urgent) as conn:
                     rows = claim(conn, self.batch_size, urgent)
                     if rows:
                         self._urgent_was_full = urgent and len(rows) >= self.batch_size
+                        if self._urgent_was_full:
+                            self._urgent_stored.set()  # more of them after the slow lane's turn
                         return self.dispatch(conn, rows)
             except Exception:
                 log.exception("a batch failed; deciding its messages one by one")
@@ -104,7 +138,8 @@ class Dispatcher:
                     conn.execute(update(inbox).where(inbox.c.id == row_id).values(
                         state="failed", outcome="error", handled_at=self.clock()))
                 done = BatchResult(1, 0)
-            total = BatchResult(total.messages + done.messages, total.replies + done.replies)
+            total = BatchResult(total.messages + done.messages, total.replies + done.replies,
+                                total.urgent_replies + done.urgent_replies)
         return total
 
     def dispatch(self, conn: Connection, rows: Sequence[Row]) -> BatchResult:
@@ -115,14 +150,13 @@ class Dispatcher:
         outcomes = self.rules.handle(conn, messages, now) if sms else []
         replies = _outbox_rows(sms, outcomes, now) + self.ussd.handle(conn, ussd, now)
         if replies:
-            conn.execute(outbox.insert(), replies)
+            _QUEUE_REPLIES.run(conn, replies)
             notify(conn, OUTBOX)
-        handled = [{"row_id": r.id, "kind": o.kind} for r, o in zip(sms, outcomes, strict=True)]
-        handled += [{"row_id": r.id, "kind": "ussd"} for r in ussd]
-        conn.execute(
-            update(inbox).where(inbox.c.id == bindparam("row_id"))
-            .values(state="done", outcome=bindparam("kind"), handled_at=now), handled)
-        return BatchResult(len(rows), len(replies))
+        handled = [{"row_id": r.id, "kind": o.kind, "at": now}
+                   for r, o in zip(sms, outcomes, strict=True)]
+        handled += [{"row_id": r.id, "kind": "ussd", "at": now} for r in ussd]
+        _MARK_DONE.run(conn, handled)
+        return BatchResult(len(rows), len(replies), sum(1 for r in replies if r["priority"] > 0))
 
 
 def _outbox_rows(rows: Sequence[Row], outcomes: Sequence[Outcome],

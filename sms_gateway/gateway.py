@@ -51,12 +51,14 @@ class Gateway:
                                       batch_size=20, min_priority=1) for t in self.transports]
         poll = config.pipeline.poll_seconds
         self._sender_workers = [Worker(f"send-{s.transport.channel}-{n}", s.run_once, poll)
-                                for n, s in enumerate((*self.senders, *self.urgent_senders))]
+                                for n, s in enumerate(self.senders)]
+        self._urgent_workers = [Worker(f"send-urgent-{s.transport.channel}", s.run_once, poll)
+                                for s in self.urgent_senders]
         self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
-        self._workers = [self._dispatch_worker, *self._sender_workers]
+        self._workers = [self._dispatch_worker, *self._sender_workers, *self._urgent_workers]
         if engine.dialect.name == "sqlite":
             self._workers.append(Worker("checkpoint", self._checkpoint, _CHECKPOINT_SECONDS))
-        self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
+        self.inbox = Inbox(engine, clock=clock, on_stored=self._stored,
                            on_receipts=self._receipts, on_health=self.board.report)
         self.maintenance = Maintenance(config, engine, self.rules, self.inbox, self.transports,
                                        self.board, node=node, clock=clock, wake=self._wake_all)
@@ -89,10 +91,21 @@ class Gateway:
         self.listener.stop()
         log.info("gateway %s stopped", self.node)
 
+    def _stored(self, urgent: bool) -> None:
+        if urgent:
+            self.dispatcher.expect_urgent()
+        self._dispatch_worker.wake()
+
     def _dispatch_step(self) -> int:
+        """One batch; then wake the senders that have replies to take (an urgent sender woken
+        for nothing would still take a turn at the write lock)."""
         result = self.dispatcher.run_once()
-        if result.replies:
-            self._wake_senders()
+        if result.replies > result.urgent_replies:
+            for worker in self._sender_workers:
+                worker.wake()
+        if result.urgent_replies:
+            for worker in self._urgent_workers:
+                worker.wake()
         return result.messages
 
     def _checkpoint(self) -> int:
@@ -103,7 +116,7 @@ class Gateway:
         outbox.apply_receipts(conn, receipts, self.clock())
 
     def _wake_senders(self) -> None:
-        for worker in self._sender_workers:
+        for worker in (*self._sender_workers, *self._urgent_workers):
             worker.wake()
 
     def _wake_all(self) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from permits.ledger import dialect_insert
+from permits.bulk import Bulk
+from permits.ledger import insert_for
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.db import transaction
 from sms_gateway.notify import INBOX, notify
@@ -25,13 +26,15 @@ from sms_gateway.store_errors import StoreOutage, store_failure
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
 
 log = logging.getLogger(__name__)
+# A message stored twice (a transport's redelivery with the same dedup key) is kept once.
+_INSERT = Bulk(lambda dialect: insert_for(dialect, inbox).on_conflict_do_nothing())
 
 
 class Inbox:
     """The pipeline's `InboundSink`: stores batches, then wakes the dispatcher."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now,
-                 on_stored: Callable[[], None] = lambda: None,
+                 on_stored: Callable[[bool], None] = lambda urgent: None,
                  on_receipts: Callable[[Connection, Sequence[DeliveryReceipt]], None] | None = None,
                  on_health: Callable[[LinkHealth], None] = lambda health: None) -> None:
         self.engine, self.clock = engine, clock
@@ -47,15 +50,16 @@ class Inbox:
         try:
             urgent = any(self.is_urgent(part.sender) for part in parts[:50])
             with transaction(self.engine, urgent=urgent) as conn:
-                self.store_in(conn, parts)
+                urgent_stored = self.store_in(conn, parts)
         except SQLAlchemyError as exc:
             reason = store_failure(exc)
             self._outage.failed(len(parts), reason)
             raise StoreError(reason) from exc
         self._outage.recovered()
-        self._on_stored()
+        self._on_stored(urgent_stored)
 
-    def store_in(self, conn: Connection, parts: Sequence[InboundPart]) -> None:
+    def store_in(self, conn: Connection, parts: Sequence[InboundPart]) -> bool:
+        """Store on `conn`; True when something for the fast lane was among the parts."""
         now = self.clock()
         notify(conn, INBOX)
         singles = [p for p in parts if p.concat is None or p.concat.total <= 1]
@@ -65,6 +69,7 @@ class Inbox:
         for part in parts:
             if part.concat is not None and part.concat.total > 1:
                 self.reassembly.store_part(conn, part, now)
+        return any(self._priority(conn, part) for part in parts)
 
     def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         if not receipts or self._on_receipts is None:
@@ -86,14 +91,17 @@ class Inbox:
         return {
             "channel": part.channel, "sender": part.sender[:32], "text": text, "raw": raw,
             "received_at": part.received_at, "stored_at": now, "dedup_key": dedup_key,
-            "priority": 1 if part.ussd_op is not None or self.officers.includes(conn, part.sender)
-            else 0, "state": "new",
+            "priority": self._priority(conn, part), "state": "new",
             "ussd_op": part.ussd_op, "ussd_session": part.ussd_session,
         }
 
+    def _priority(self, conn: Connection, part: InboundPart) -> int:
+        """1 for the dispatcher's fast lane: officers' and USSD messages."""
+        return 1 if part.ussd_op is not None or self.officers.includes(conn, part.sender) else 0
+
     @staticmethod
     def _insert_messages(conn: Connection, rows: list[dict]) -> None:
-        conn.execute(dialect_insert(conn, inbox).on_conflict_do_nothing(), rows)
+        _INSERT.run(conn, rows)
 
     def _store_message(self, conn: Connection, part: InboundPart, text: str, raw: bytes,
                        dedup_key: str | None, now: dt.datetime) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import ColumnElement, Connection, Row, bindparam, or_, select, update
 
 from permits import ledger
+from permits.bulk import Bulk
 from sms_gateway.schema import delivery_receipts, link_health, outbox
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
 
@@ -30,6 +31,18 @@ def new_row(inbox_id: int, channel: str, recipient: str, text: str, now: dt.date
             "next_attempt_at": now, "created_at": now, "updated_at": now,
             "expires_at": expires_at, "permit_id": permit_id, "ussd_op": ussd_op,
             "ussd_session": ussd_session}
+
+
+# Only rows still `sending`: a result arriving after the row was recovered or expired must not
+# overwrite what happened since.
+_STILL_SENDING = (outbox.c.id == bindparam("row_id")) & (outbox.c.state == "sending")
+_MARK_SENT = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
+    state="sent", transport_message_id=bindparam("mid"), updated_at=bindparam("now")))
+_MARK_RETRY = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
+    state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("at"),
+    maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=bindparam("now")))
+_MARK_FAILED = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
+    state="failed", last_error=bindparam("error"), updated_at=bindparam("now")))
 
 
 def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetime,
@@ -89,28 +102,18 @@ def record_results(conn: Connection, results: Iterable[SendResult], now: dt.date
                                  .where(outbox.c.id.in_(unsent))).all()) if unsent else {}
     for result in results:
         if result.ok:
-            sent.append({"row_id": result.id, "mid": result.transport_message_id})
+            sent.append({"row_id": result.id, "mid": result.transport_message_id, "now": now})
         elif result.permanent or attempts.get(result.id, 0) >= max_attempts:
-            failed.append({"row_id": result.id, "error": (result.error or "")[:200]})
+            failed.append({"row_id": result.id, "error": (result.error or "")[:200], "now": now})
         else:
             delay = retry_base_seconds * 2 ** (attempts.get(result.id, 1) - 1)
             retry.append({"row_id": result.id, "error": (result.error or "")[:200],
-                          "maybe": result.uncertain,
+                          "maybe": result.uncertain, "now": now,
                           "at": now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))})
-    # Only rows still `sending`: a result arriving after the row was recovered or expired
-    # must not overwrite what happened since.
-    by_id = (outbox.c.id == bindparam("row_id")) & (outbox.c.state == "sending")
-    if sent:
-        conn.execute(update(outbox).where(by_id).values(
-            state="sent", transport_message_id=bindparam("mid"), updated_at=now), sent)
-        _apply_early_receipts(conn, [row["mid"] for row in sent if row["mid"]], now)
-    if retry:
-        conn.execute(update(outbox).where(by_id).values(
-            state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("at"),
-            maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=now), retry)
-    if failed:
-        conn.execute(update(outbox).where(by_id).values(
-            state="failed", last_error=bindparam("error"), updated_at=now), failed)
+    _MARK_SENT.run(conn, sent)
+    _apply_early_receipts(conn, [row["mid"] for row in sent if row["mid"]], now)
+    _MARK_RETRY.run(conn, retry)
+    _MARK_FAILED.run(conn, failed)
 
 
 def apply_receipts(conn: Connection, receipts: Sequence[DeliveryReceipt],
@@ -161,6 +164,8 @@ def apply_stranded_receipts(conn: Connection, now: dt.datetime,
 
 
 def _apply_early_receipts(conn: Connection, message_ids: list[str], now: dt.datetime) -> None:
+    if not message_ids:
+        return
     early = conn.execute(select(delivery_receipts.c.channel, delivery_receipts.c.message_id,
                                 delivery_receipts.c.state, delivery_receipts.c.error)
                          .where(delivery_receipts.c.message_id.in_(message_ids))
