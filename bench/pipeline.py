@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import shutil
 import sys
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._ledger import fill, officer_phone, resident_phone
 from sms_gateway import migrate
 from sms_gateway.config import from_dict
-from sms_gateway.db import make_engine
+from sms_gateway.db import checkpoint, make_engine
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
 from sms_gateway.transport import InboundPart, OutboundMessage
@@ -59,12 +60,15 @@ def main() -> None:
     started = time.perf_counter()
     if args.ledger_cache and args.ledger_cache.exists() and not args.database:
         shutil.copyfile(args.ledger_cache, path)
+        with path.open("rb+") as copy:
+            os.fsync(copy.fileno())  # flushed now, not by the flood's first checkpoint
         engine = make_engine(url)
         migrate.upgrade(engine)  # a cache built before the latest migration catches up
     else:
         engine = make_engine(url)
         migrate.upgrade(engine)
         fill(engine, args.residents, args.history)
+        checkpoint(engine)  # the ledger at rest: its WAL copied in before the flood begins
         if args.ledger_cache and not args.database:
             engine.dispose()  # a checkpointed file, without its WAL
             shutil.copyfile(path, args.ledger_cache)

@@ -152,12 +152,19 @@ def find_by_codes(conn: Connection, codes: Sequence[str]) -> dict[str, Found]:
 
 
 def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
-    """Insert new permits; returns code -> id for those that did not hit a unique constraint."""
+    """Insert new permits; returns code -> id for those inserted.
+
+    A row that hits a unique constraint (its slot taken meanwhile by another process, or its
+    code already another permit's) is skipped: read back, only a permit with the row's own
+    code, resident, day and slot is ours."""
     if not rows:
         return {}
-    stmt = dialect_insert(conn, permits).on_conflict_do_nothing()
-    return {code: pid for pid, code in conn.execute(stmt.returning(permits.c.id, permits.c.code),
-                                                    rows)}
+    _INSERT_PERMITS.run(conn, rows)
+    ours = {(r["code"], r["resident_id"], r["local_day"], r["slot"]) for r in rows}
+    found = conn.execute(select(permits.c.id, permits.c.code, permits.c.resident_id,
+                                permits.c.local_day, permits.c.slot)
+                         .where(permits.c.code.in_([r["code"] for r in rows])))
+    return {code: pid for pid, code, *key in found if (code, *key) in ours}
 
 
 def dialect_insert(conn: Connection, table: Table):
@@ -178,6 +185,9 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: list[str]
         index_elements=[table.c[k] for k in keys],
         set_={c: stmt.excluded[c] for c in updated},
     ), list(rows))
+
+
+_INSERT_PERMITS = Bulk(lambda dialect: insert_for(dialect, permits).on_conflict_do_nothing())
 
 
 def _add_to_reply_counts(dialect: Dialect):
