@@ -302,6 +302,16 @@ def test_a_permit_longer_than_a_day_is_still_found_two_days_later(engine, config
     assert again.kind == "repeated" and again.permit_id == first.permit_id
 
 
+def test_a_code_that_collides_with_an_old_permit_is_drawn_again(send, monkeypatch):
+    taken = codes.normalize(code_in(send(NEIGHBOUR, "EXIT 1").replies[0].text))
+    draws = iter([taken])
+    real = codes.generate
+    monkeypatch.setattr(codes, "generate", lambda: next(draws, None) or real())
+    outcome = send(RESIDENT, "EXIT 1")
+    assert outcome.kind == "issued" and outcome.permit_id is not None
+    assert codes.normalize(code_in(outcome.replies[0].text)) != taken
+
+
 def test_open_registration_lets_any_mobile_of_the_country_ask(engine, config, clock, people):
     from permits.messages import Inbound
 
