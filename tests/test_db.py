@@ -107,8 +107,13 @@ def test_a_writer_that_just_committed_cannot_jump_the_queue(engine):
     order: list[str] = []
     first = engine.connect()
     first.begin()
-    waiter = threading.Thread(target=lambda: (write_from_another_thread(engine),
-                                              order.append("waiter")))
+
+    def wait_then_write() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            order.append("waiter")
+
+    waiter = threading.Thread(target=wait_then_write)
     waiter.start()
     threading.Event().wait(0.2)
     first.commit()
