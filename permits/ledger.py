@@ -8,11 +8,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from permits.bulk import Bulk
+from permits.codes import keypad as code_keypad
 from permits.schema import districts, officers, permits, reply_counts, residents, verifications
 
 MISS_OUTCOMES = ("unknown", "typo")
@@ -146,9 +147,18 @@ def find_by_codes(conn: Connection, codes: Sequence[str]) -> dict[str, Found]:
         select(*_PERMIT_COLUMNS, residents.c.name, residents.c.phone, districts.c.name)
         .join(residents, residents.c.id == permits.c.resident_id)
         .join(districts, districts.c.id == residents.c.district_id)
-        .where(permits.c.code.in_(sorted(set(codes))))
+        .where(keypads_of(codes))
     )
-    return {row[1]: Found(Permit(*row[:9]), row[9], row[10], row[11]) for row in rows}
+    wanted = set(codes)
+    return {row[1]: Found(Permit(*row[:9]), row[9], row[10], row[11]) for row in rows
+            if row[1] in wanted}
+
+
+def keypads_of(codes: Iterable[str]) -> ColumnElement[bool]:
+    """The permits whose codes share keypad digits with `codes`: a probe of the (keypad, code)
+    index per code, a few more rows than asked for, which the caller drops by code. (Adding
+    `code IN (...)` would make SQLite probe every keypad with every code.)"""
+    return permits.c.keypad.in_(sorted({code_keypad(c) for c in codes}))
 
 
 def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
@@ -163,7 +173,7 @@ def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
     ours = {(r["code"], r["resident_id"], r["local_day"], r["slot"]) for r in rows}
     found = conn.execute(select(permits.c.id, permits.c.code, permits.c.resident_id,
                                 permits.c.local_day, permits.c.slot)
-                         .where(permits.c.code.in_([r["code"] for r in rows])))
+                         .where(keypads_of(r["code"] for r in rows)))
     return {code: pid for pid, code, *key in found if (code, *key) in ours}
 
 
@@ -233,7 +243,8 @@ def revoke(conn: Connection, code: str, now: dt.datetime) -> bool:
     """Revoke by canonical code; the slot stays spent."""
     result = conn.execute(
         update(permits)
-        .where(and_(permits.c.code == code, permits.c.state == "issued"))
+        .where(permits.c.keypad == code_keypad(code), permits.c.code == code,
+               permits.c.state == "issued")
         .values(state="revoked", revoked_at=now)
     )
     return result.rowcount == 1

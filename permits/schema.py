@@ -106,7 +106,7 @@ officers = Table(
 permits = Table(
     "permits", metadata,
     Column("id", Integer, primary_key=True),
-    Column("code", String(8), nullable=False, unique=True),
+    Column("code", String(8), nullable=False),
     Column("keypad", String(8), nullable=False),  # the code as phone keypad digits (USSD)
     Column("resident_id", Integer, ForeignKey("residents.id"), nullable=False),
     Column("local_day", Date, nullable=False),
@@ -121,7 +121,10 @@ permits = Table(
     # The quota, and the index by which a resident's recent permits are read.
     UniqueConstraint("resident_id", "local_day", "slot"),
     Index(None, "local_day"),
-    Index(None, "keypad"),
+    # Codes are unique. Keyed by their keypad digits first, one index serves both lookups
+    # (by code, and by the digits an officer keys in over USSD); a second random index
+    # would cost another page write per permit issued.
+    UniqueConstraint("keypad", "code"),
 )
 
 verifications = Table(
