@@ -3,9 +3,10 @@
 The reader used to commit each read's messages itself, so while a commit waited for the
 database (SQLite's single writer lock is held by the dispatcher for a whole batch) nothing was
 read: submit_sm_resp sat in the socket and the sender stalled, and the flood behind the commit
-(an officer's check among it) waited too. Here the reader only queues what it decoded; this
+(an officer's check among it) waited too. Here the reader only queues what it decoded; a
 thread commits everything queued since its last commit in one transaction (the longer the
-database makes it wait, the larger the next group) and acknowledges afterwards. The rule is
+database makes it wait, the larger the next group) and acknowledges afterwards; officers'
+checks have a thread of their own. The rule is
 unchanged: no deliver_sm_resp ESME_ROK before the commit, ESME_RX_T_APPN if it failed.
 """
 
@@ -32,7 +33,10 @@ Acknowledge = Callable[[Hashable, Answers], None]
 
 
 class Committer:
-    """One thread per link: `put` from the reader, commits and acknowledgements from here.
+    """Two threads per link: `put` from the reader, commits and acknowledgements from here.
+
+    Officers' checks have a thread of their own: one queued behind a group of residents'
+    messages would wait for that group's turn at the database and its commit as well.
 
     `acknowledge(origin, answers)` is called after each commit for every origin (the session
     the messages came in on); the link drops the answers of a session that has ended, and the
@@ -46,11 +50,14 @@ class Committer:
         self._urgent: list[tuple[Hashable, Received]] = []
         self._changed = threading.Condition()
         self._stopping = False
-        self._busy = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._busy = 0  # threads committing right now
+        self._threads = [
+            threading.Thread(target=self._run, args=(False,), name=name, daemon=True),
+            threading.Thread(target=self._run, args=(True,), name=f"{name}-urgent", daemon=True)]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def put(self, origin: Hashable, received: Sequence[Received]) -> None:
         """Queue for the next commit; blocks while the backlog is full."""
@@ -71,24 +78,22 @@ class Committer:
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
+        for thread in self._threads:
+            if thread.ident is not None:
+                thread.join(timeout)
 
     @property
     def backlog(self) -> int:
         return len(self._queue) + len(self._urgent)
 
-    def _run(self) -> None:
+    def _run(self, urgent: bool) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._queue or self._urgent or self._stopping)
-                if not self._queue and not self._urgent:
-                    return
-                if self._urgent:  # officers' checks first, in a small transaction of their own
-                    batch, self._urgent = self._urgent, []
-                else:
-                    batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-                self._busy = True
+                self._changed.wait_for(lambda: self._pending(urgent) or self._stopping)
+                batch = self._take(urgent)
+                if not batch:
+                    return  # stopping, and nothing of this lane left
+                self._busy += 1
                 self._changed.notify_all()
             try:
                 self._commit(batch)
@@ -96,8 +101,18 @@ class Committer:
                 log.exception("smpp: committing %d inbound items failed", len(batch))
             finally:
                 with self._changed:
-                    self._busy = False
+                    self._busy -= 1
                     self._changed.notify_all()
+
+    def _pending(self, urgent: bool) -> list[tuple[Hashable, Received]]:
+        return self._urgent if urgent else self._queue
+
+    def _take(self, urgent: bool) -> list[tuple[Hashable, Received]]:
+        if urgent:  # officers' checks: all of them, in a small transaction of their own
+            batch, self._urgent = self._urgent, []
+        else:
+            batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+        return batch
 
     def _is_urgent(self, event: Received) -> bool:
         item = event.item
