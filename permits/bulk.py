@@ -36,13 +36,13 @@ class Bulk:
 
     As with SQLAlchemy's own executemany, the first row's keys name the parameters: a
     `bindparam`'s name, or for an INSERT the columns written; every row has the same keys.
-    Literal values in the statement (`state == "sending"`) are constants. Column defaults
-    are not filled in: a statement that would need one is refused when first compiled,
-    rather than writing NULL."""
+    Literal values in the statement (`state == "sending"`) are constants. Nothing is
+    guessed: a statement that would need a column default, or rows with a key the statement
+    does not take, is refused when first compiled, rather than writing NULL."""
 
     def __init__(self, build: Callable[[Dialect], Executable]) -> None:
         self._build = build
-        self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+        self._plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
         self._lock = threading.Lock()
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
@@ -57,11 +57,11 @@ class Bulk:
         conn.exec_driver_sql(plan.sql, params)
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
-        plan = self._plans.get((dialect.name, keys))
+        key = (dialect.name, dialect.driver, keys)  # drivers differ in parameter style
+        plan = self._plans.get(key)
         if plan is None:
             with self._lock:
-                plan = self._plans.setdefault((dialect.name, keys), _compile(
-                    self._build(dialect), dialect, keys))
+                plan = self._plans.setdefault(key, _compile(self._build(dialect), dialect, keys))
         return plan
 
 
@@ -73,6 +73,9 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
     missing += [name for name in names if name not in keys and compiled.binds[name].required]
     if missing:
         raise ValueError(f"rows must give {', '.join(missing)} (no defaults here)")
+    unused = [key for key in keys if key not in names]
+    if unused:  # a misspelt key would otherwise leave its column NULL
+        raise ValueError(f"the statement takes no {', '.join(unused)}")
     constants = {name: compiled.binds[name].value for name in names if name not in keys}
     converters = []
     for position, name in enumerate(names):

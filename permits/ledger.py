@@ -105,7 +105,7 @@ def register(conn: Connection, phone: str, district_id: str, now: dt.datetime) -
                             .where(districts.c.id == district_id)).first()
     if district is None:
         return None
-    stmt = dialect_insert(conn, residents).on_conflict_do_nothing().returning(residents.c.id)
+    stmt = insert_for(conn.dialect, residents).on_conflict_do_nothing().returning(residents.c.id)
     resident_id = conn.scalar(stmt, {"phone": phone, "name": "—", "district_id": district_id,
                                      "document": None, "self_registered": True,
                                      "created_at": now})
@@ -177,10 +177,6 @@ def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
     return {code: pid for pid, code, *key in found if (code, *key) in ours}
 
 
-def dialect_insert(conn: Connection, table: Table):
-    return insert_for(conn.dialect, table)
-
-
 def insert_for(dialect: Dialect, table: Table):
     """The dialect's own INSERT, which knows ON CONFLICT."""
     module = postgresql if dialect.name == "postgresql" else sqlite
@@ -190,7 +186,7 @@ def insert_for(dialect: Dialect, table: Table):
 def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: list[str],
            updated: list[str]) -> None:
     """Insert rows, or update the `updated` columns of rows whose `keys` already exist."""
-    stmt = dialect_insert(conn, table)
+    stmt = insert_for(conn.dialect, table)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
         set_={c: stmt.excluded[c] for c in updated},

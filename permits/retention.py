@@ -11,7 +11,7 @@ from collections import Counter
 
 from sqlalchemy import Connection, delete, select, update
 
-from permits.ledger import dialect_insert
+from permits.ledger import insert_for
 from permits.schema import daily_counts, outcomes, permits, verifications
 
 CHUNK = 20_000
@@ -30,7 +30,7 @@ def fold_outcomes(conn: Connection, before_day: dt.date, limit: int = CHUNK) -> 
     counts = Counter((day, kind, reason or 0, district or "") for day, kind, reason, district
                      in gone)
     if counts:
-        stmt = dialect_insert(conn, daily_counts)
+        stmt = insert_for(conn.dialect, daily_counts)
         conn.execute(stmt.on_conflict_do_update(
             index_elements=[daily_counts.c.local_day, daily_counts.c.kind,
                             daily_counts.c.reason, daily_counts.c.district_id],

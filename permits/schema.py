@@ -60,17 +60,20 @@ class UtcDateTime(TypeDecorator):
 
 def _sqlite_text(value: dt.datetime | None) -> str | None:
     """SQLAlchemy's own SQLite storage format (always with microseconds), from aware UTC."""
-    return None if value is None else _utc_text(value)
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the ledger; use UTC-aware values")
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return _utc_text(value)
 
 
 @functools.lru_cache(maxsize=4096)
 def _utc_text(value: dt.datetime) -> str:
     """Cached: a batch writes the same few instants (its `now`, the ends of its permits) into
-    thousands of columns; equal instants in other zones map to the same text, as they should."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the ledger; use UTC-aware values")
-    if value.tzinfo is not dt.UTC:
-        value = value.astimezone(dt.UTC)
+    thousands of columns. UTC values only: in a zone with daylight saving two instants an
+    hour apart can compare equal."""
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,9 +25,14 @@ from sqlalchemy.exc import OperationalError
 log = logging.getLogger(__name__)
 READ_ONLY = {"readonly": True}
 _BUSY_TIMEOUT_SECONDS = 30
-# Pages of WAL after which a commit checkpoints by itself (SQLite's default is 1,000): high,
-# because a running gateway checkpoints in the background (`checkpoint`).
-_AUTOCHECKPOINT_PAGES = 20_000
+# Pages of WAL after which a commit checkpoints by itself: SQLite's default, and much more
+# once a thread of the process checkpoints in the background (`checkpoint_in_background`).
+_AUTOCHECKPOINT_PAGES = 1_000
+_AUTOCHECKPOINT_PAGES_WITH_HELPER = 20_000
+# A WAL that grew during a flood is cut back to this size once it has been copied.
+_WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+# Per SQLite engine: the autocheckpoint its connections should have.
+_autocheckpoint: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -57,19 +63,20 @@ class WriterTurns:
     invalidated or dropped mid-transaction)."""
 
     def __init__(self, timeout: float) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a connection dropped without closing is rolled back by the garbage
+        # collector, which may run in a thread that is inside acquire or release already.
+        self._lock = threading.RLock()
         self._holder: int | None = None
         self._waiting: tuple[deque, deque] = (deque(), deque())  # urgent, others
         self._timeout = timeout
 
     def acquire(self, holder: int, urgent: bool) -> None:
+        turn = (holder, threading.Event())
+        queue = self._waiting[0 if urgent else 1]
         with self._lock:
-            if self._holder is None:
-                self._holder = holder
-                return
-            turn = (holder, threading.Event())
-            queue = self._waiting[0 if urgent else 1]
             queue.append(turn)
+            if self._holder is None:
+                self._hand_over()
         if turn[1].wait(self._timeout):
             return
         with self._lock:
@@ -82,17 +89,19 @@ class WriterTurns:
 
     def release(self, holder: int) -> None:
         with self._lock:
-            if self._holder != holder:
+            if self._holder == holder:
+                self._holder = None
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        for queue in self._waiting:
+            if queue:
+                self._holder, handed = queue.popleft()
+                handed.set()
                 return
-            self._holder = None
-            for queue in self._waiting:
-                if queue:
-                    self._holder, handed = queue.popleft()
-                    handed.set()
-                    return
 
 
-class _TurnKeepingConnection(sqlite3.Connection):
+class _TurnReturningConnection(sqlite3.Connection):
     """Gives the writer turn back only when COMMIT or ROLLBACK has finished: handed over
     earlier, the next writer's BEGIN IMMEDIATE would meet SQLite's busy handler, whose first
     sleeps (1, 2, 5 ms) cost more than most commits."""
@@ -112,13 +121,17 @@ class _TurnKeepingConnection(sqlite3.Connection):
             self.end_of_turn()
 
 
-def checkpoint(engine: Engine) -> None:
-    """Copy the WAL's committed pages into the database file, without blocking anyone.
+def checkpoint_in_background(engine: Engine) -> None:
+    """From now on a thread of this process calls `checkpoint` every few tens of milliseconds:
+    commits only append to the WAL (and fsync it) instead of one of them now and then paying
+    for the whole copy. SQLite's own checkpoint after a commit stays, much later, as the
+    safety net should that thread fall behind."""
+    if engine in _autocheckpoint:
+        _autocheckpoint[engine] = _AUTOCHECKPOINT_PAGES_WITH_HELPER
 
-    A long-running process calls this from a thread of its own every few tens of
-    milliseconds, so commits only append to the WAL (and fsync it) instead of one of them
-    now and then paying for the whole copy. SQLite's own checkpoint after a commit stays as
-    the safety net should this fall behind."""
+
+def checkpoint(engine: Engine) -> None:
+    """Copy the WAL's committed pages into the database file, without blocking anyone."""
     if engine.dialect.name != "sqlite":
         return
     raw = engine.raw_connection()
@@ -133,7 +146,7 @@ def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={
         "timeout": _BUSY_TIMEOUT_SECONDS, "check_same_thread": False,
-        "factory": _TurnKeepingConnection,
+        "factory": _TurnReturningConnection,
     })
     writer = WriterTurns(timeout=_BUSY_TIMEOUT_SECONDS)
 
@@ -145,9 +158,18 @@ def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
+        cursor.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT_BYTES}")
         cursor.close()
         dbapi_connection.end_of_turn = partial(writer.release, id(dbapi_connection))
+
+    _autocheckpoint[engine] = _AUTOCHECKPOINT_PAGES
+
+    @event.listens_for(engine, "checkout")
+    def _set_autocheckpoint(dbapi_connection, record, _proxy) -> None:
+        pages = _autocheckpoint.get(engine, _AUTOCHECKPOINT_PAGES)
+        if record.info.get("autocheckpoint") != pages:
+            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={pages}")
+            record.info["autocheckpoint"] = pages
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:

@@ -57,12 +57,13 @@ class Gateway:
         self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
         self._workers = [self._dispatch_worker, *self._sender_workers, *self._urgent_workers]
         if engine.dialect.name == "sqlite":
+            db.checkpoint_in_background(engine)
             self._workers.append(Worker("checkpoint", self._checkpoint, _CHECKPOINT_SECONDS))
         self.inbox = Inbox(engine, clock=clock, on_stored=self._stored,
                            on_receipts=self._receipts, on_health=self.board.report)
         self.maintenance = Maintenance(config, engine, self.rules, self.inbox, self.transports,
                                        self.board, node=node, clock=clock, wake=self._wake_all)
-        self.listener = Listener(engine, {notify.INBOX: self._dispatch_worker.wake,
+        self.listener = Listener(engine, {notify.INBOX: self._wake_dispatcher,
                                           notify.OUTBOX: self._wake_senders})
         self.scheduler = BackgroundScheduler(timezone="UTC")
 
@@ -119,8 +120,13 @@ class Gateway:
         for worker in (*self._sender_workers, *self._urgent_workers):
             worker.wake()
 
+    def _wake_dispatcher(self) -> None:
+        """Messages stored elsewhere (another node, a reassembly timing out): any of them may
+        be an officer's, so the fast lane is looked at first (at worst one empty claim)."""
+        self._stored(urgent=True)
+
     def _wake_all(self) -> None:
-        self._dispatch_worker.wake()
+        self._wake_dispatcher()
         self._wake_senders()
 
     def _schedule(self) -> None:

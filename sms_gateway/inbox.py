@@ -62,14 +62,15 @@ class Inbox:
         """Store on `conn`; True when something for the fast lane was among the parts."""
         now = self.clock()
         notify(conn, INBOX)
-        singles = [p for p in parts if p.concat is None or p.concat.total <= 1]
-        if singles:
-            self._insert_messages(conn, [self._row(conn, p, p.text, p.raw, p.dedup_key, now)
-                                         for p in singles])
+        rows = [self._row(conn, p, p.text, p.raw, p.dedup_key, now)
+                for p in parts if p.concat is None or p.concat.total <= 1]
+        self._insert_messages(conn, rows)
+        urgent = any(row["priority"] for row in rows)
         for part in parts:
             if part.concat is not None and part.concat.total > 1:
                 self.reassembly.store_part(conn, part, now)
-        return any(self._priority(conn, part) for part in parts)
+                urgent = urgent or bool(self._priority(conn, part))
+        return urgent
 
     def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         if not receipts or self._on_receipts is None:

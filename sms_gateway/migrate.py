@@ -19,12 +19,28 @@ def _alembic(engine: Engine, connection) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to date; nodes starting together on PostgreSQL take turns."""
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('permit-gateway "
-                                    "migrations'))"))
-        command.upgrade(_alembic(engine, connection), revision)
+    """Bring the schema up to date; nodes starting together on PostgreSQL take turns.
+
+    On SQLite a migration that changes a table's constraints rebuilds the table (copy, drop,
+    rename), and dropping a table that other rows point at fails while foreign keys are on:
+    they are off during the migration (SQLite switches them only outside a transaction) and
+    every reference is checked before it commits."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext("
+                                            "'permit-gateway migrations'))"))
+                command.upgrade(_alembic(engine, connection), revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("the migration would leave rows pointing nowhere; "
+                                       "nothing was changed")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def new_revision(engine: Engine, message: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select, text, update
 
-from permits.ledger import dialect_insert
+from permits.ledger import insert_for
 from sms_gateway.schema import inbox_parts
 from sms_gateway.transport import InboundPart
 
@@ -42,7 +42,7 @@ class Reassembly:
             # A new message reusing the reference of one already assembled: only the old
             # markers go, never the new message's parts that are already waiting.
             conn.execute(delete(inbox_parts).where(group, inbox_parts.c.assembled))
-        conn.execute(dialect_insert(conn, inbox_parts).on_conflict_do_nothing().values(
+        conn.execute(insert_for(conn.dialect, inbox_parts).on_conflict_do_nothing().values(
             channel=part.channel, sender=part.sender[:32], reference=concat.reference,
             total=concat.total, seq=concat.seq, text=part.text, raw=part.raw,
             received_at=part.received_at, stored_at=now, dedup_key=part.dedup_key,

@@ -89,3 +89,9 @@ def test_a_row_missing_a_value_is_refused_not_written_as_null(engine):
                      .values(text=bindparam("text")))
     with engine.begin() as conn, pytest.raises(ValueError, match="text"):
         forgetful.run(conn, [{"row_id": 1}])
+
+
+def test_a_key_the_statement_does_not_take_is_refused(engine):
+    row = outbox_row(1, "x", dt.datetime(2026, 11, 25, tzinfo=dt.UTC), None) | {"txet": "y"}
+    with engine.begin() as conn, pytest.raises(ValueError, match="txet"):
+        Bulk(lambda _dialect: insert(outbox)).run(conn, [row])

@@ -145,3 +145,15 @@ def test_checkpoint_moves_committed_rows_into_the_database_file(engine, tmp_path
     assert rows_in_the_file_alone() == []
     checkpoint(engine)
     assert rows_in_the_file_alone() == [(7,)]
+
+
+def test_commits_leave_the_wal_to_the_background_checkpoint_once_one_runs(engine):
+    from sms_gateway.db import checkpoint_in_background
+
+    def autocheckpoint() -> int:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+
+    assert autocheckpoint() == 1000  # SQLite's own default for a process without the thread
+    checkpoint_in_background(engine)
+    assert autocheckpoint() == 20_000

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 import sms_gateway.web.schema  # noqa: F401  (the operators' tables join the metadata)
+from permits.schema import districts, permits, residents, verifications
 from sms_gateway import migrate
 from sms_gateway.schema import metadata
 
@@ -20,17 +27,22 @@ def test_migrations_match_the_declared_tables(database_url):
     engine.dispose()
 
 
-def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(database_url):
-    import datetime as dt
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path) -> str:
+    """A database of each kind without any table yet."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    server, admin = request.getfixturevalue("postgres")
+    name = f"old_{os.getpid()}_{tmp_path.name[-12:].replace('-', '_')}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    return server.url(name)
 
-    import pytest
-    from sqlalchemy import insert, select
-    from sqlalchemy.exc import IntegrityError
 
-    from permits.schema import districts, permits, residents, verifications
+def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(empty_database_url):
     from sms_gateway.db import make_engine
 
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     migrate.upgrade(engine, "0003")  # before codes moved under their keypad digits
     now = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
     permit = {"code": "K7MQ3DXA", "keypad": "57673392", "resident_id": 1,
@@ -38,6 +50,7 @@ def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(database_u
               "valid_from": now, "valid_until": now + dt.timedelta(hours=1), "state": "issued",
               "issued_by": "sms"}
     with engine.begin() as conn:
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
         conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "enabled": True}])
         conn.execute(insert(residents), [{"phone": "+79270000001", "name": "A",
                                           "district_id": "kinel", "self_registered": False,
@@ -51,6 +64,11 @@ def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(database_u
     with engine.begin() as conn:
         assert conn.scalar(select(permits.c.code)) == "K7MQ3DXA"
         assert conn.scalar(select(verifications.c.permit_id)) == 1
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     with pytest.raises(IntegrityError), engine.begin() as conn:  # codes are still unique
         conn.execute(insert(permits), [permit | {"slot": 2}])
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # foreign keys are back on
+        conn.execute(insert(verifications), [{"officer_phone": "+79370000001", "typed": "X",
+                                              "permit_id": 99, "outcome": "unknown",
+                                              "channel": "t", "checked_at": now}])
     engine.dispose()

@@ -8,7 +8,7 @@ import datetime as dt
 
 from sqlalchemy import Connection, delete, select
 
-from permits.ledger import dialect_insert
+from permits.ledger import insert_for
 from sms_gateway.web.schema import login_failures
 
 FREE_TRIES = 3
@@ -33,7 +33,7 @@ def wait_left(conn: Connection, username: str, address: str, now: dt.datetime,
 
 def failed(conn: Connection, username: str, address: str, now: dt.datetime) -> None:
     name, addr = _key(username, address)
-    stmt = dialect_insert(conn, login_failures)
+    stmt = insert_for(conn.dialect, login_failures)
     conn.execute(stmt.values(username=name, address=addr, failures=1, last_at=now)
                  .on_conflict_do_update(
                      index_elements=[login_failures.c.username, login_failures.c.address],

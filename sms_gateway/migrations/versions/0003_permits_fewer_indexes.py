@@ -1,7 +1,8 @@
 """permits: drop the (resident_id, valid_until) index
 
-A resident's permits are read through the unique (resident_id, local_day, slot) index from
-yesterday on; the dropped index only cost a random page write per issued permit.
+A resident's permits are read through the unique (resident_id, local_day, slot) index, from
+the first day a permit still running can have been issued; the dropped index only cost a
+random page write per issued permit.
 
 Revision ID: 0003
 Revises: 0002

@@ -1,7 +1,8 @@
 """permits: one unique (keypad, code) index instead of unique code plus an index on keypad
 
 Codes stay unique; both lookups (by code, by the keypad digits typed over USSD) use the one
-index, and issuing a permit writes one random index page fewer.
+index, and issuing a permit writes one random index page fewer. PostgreSQL locks the table
+while the new index is built (see docs/deployment.md); SQLite copies the table.
 
 Revision ID: 0004
 Revises: 0003
