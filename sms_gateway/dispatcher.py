@@ -85,12 +85,13 @@ class Dispatcher:
         self._next_look = 0.0
 
     def expect_urgent(self) -> None:
-        """This node's inbox has just committed an officer's or a USSD message."""
+        """An officer's or a USSD message may be waiting (this node's inbox has just stored
+        one, or messages came from elsewhere): the next batch looks at the fast lane first."""
         self._urgent_stored.set()
 
     def _urgent_first(self) -> bool:
-        """Whether to claim the fast lane first: at once when this node stored something for
-        it, else after a look at the table now and then (another node's messages)."""
+        """Whether to claim the fast lane first: at once when told to expect something there,
+        else after a look at the table now and then."""
         if self._urgent_was_full:
             return False
         if self._urgent_stored.is_set():
