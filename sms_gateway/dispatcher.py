@@ -104,20 +104,31 @@ class Dispatcher:
 
     def run_once(self) -> BatchResult:
         urgent_first = self._urgent_first()
-        for urgent in (urgent_first, not urgent_first):
+        for turn_urgent in (urgent_first, not urgent_first):
+            lane_urgent = turn_urgent
             try:
-                with transaction(self.engine, urgent=urgent) as conn:
-                    rows = claim(conn, self.batch_size, urgent)
+                with transaction(self.engine, urgent=turn_urgent) as conn:
+                    rows, lane_urgent = self._claim(conn, turn_urgent)
                     if rows:
-                        self._urgent_was_full = urgent and len(rows) >= self.batch_size
+                        self._urgent_was_full = lane_urgent and len(rows) >= self.batch_size
                         if self._urgent_was_full:
                             self._urgent_stored.set()  # more of them after the slow lane's turn
                         return self.dispatch(conn, rows)
             except Exception:
                 log.exception("a batch failed; deciding its messages one by one")
-                return self._one_by_one(urgent)
+                return self._one_by_one(lane_urgent)
         self._urgent_was_full = False
         return BatchResult(0, 0)
+
+    def _claim(self, conn: Connection, urgent: bool) -> tuple[list[Row], bool]:
+        """The rows of a lane, and which lane they are from. An officer's message committed
+        while this transaction waited for its turn goes before the slow lane's batch."""
+        if not urgent and self._urgent_stored.is_set():
+            self._urgent_stored.clear()
+            rows = claim(conn, self.batch_size, urgent=True)
+            if rows:
+                return rows, True
+        return claim(conn, self.batch_size, urgent), urgent
 
     def _one_by_one(self, urgent: bool) -> BatchResult:
         """After a failed batch: each message alone, so one bad message stops nothing else;

@@ -59,7 +59,8 @@ class Gateway:
         if engine.dialect.name == "sqlite":
             db.checkpoint_in_background(engine)
             self._workers.append(Worker("checkpoint", self._checkpoint, _CHECKPOINT_SECONDS))
-        self.inbox = Inbox(engine, clock=clock, on_stored=self._stored,
+        self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
+                           expect_urgent=self.dispatcher.expect_urgent,
                            on_receipts=self._receipts, on_health=self.board.report)
         self.maintenance = Maintenance(config, engine, self.rules, self.inbox, self.transports,
                                        self.board, node=node, clock=clock, wake=self._wake_all)
@@ -92,11 +93,6 @@ class Gateway:
         self.listener.stop()
         log.info("gateway %s stopped", self.node)
 
-    def _stored(self, urgent: bool) -> None:
-        if urgent:
-            self.dispatcher.expect_urgent()
-        self._dispatch_worker.wake()
-
     def _dispatch_step(self) -> int:
         """One batch; then wake the senders that have replies to take (an urgent sender woken
         for nothing would still take a turn at the write lock)."""
@@ -123,7 +119,8 @@ class Gateway:
     def _wake_dispatcher(self) -> None:
         """Messages stored elsewhere (another node, a reassembly timing out): any of them may
         be an officer's, so the fast lane is looked at first (at worst one empty claim)."""
-        self._stored(urgent=True)
+        self.dispatcher.expect_urgent()
+        self._dispatch_worker.wake()
 
     def _wake_all(self) -> None:
         self._wake_dispatcher()

@@ -34,13 +34,15 @@ class Inbox:
     """The pipeline's `InboundSink`: stores batches, then wakes the dispatcher."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now,
-                 on_stored: Callable[[bool], None] = lambda urgent: None,
+                 on_stored: Callable[[], None] = lambda: None,
+                 expect_urgent: Callable[[], None] = lambda: None,
                  on_receipts: Callable[[Connection, Sequence[DeliveryReceipt]], None] | None = None,
                  on_health: Callable[[LinkHealth], None] = lambda health: None) -> None:
         self.engine, self.clock = engine, clock
         self.officers = OfficerNumbers(clock)
         self.reassembly = Reassembly(self._store_message)
         self._on_stored, self._on_receipts, self._on_health = on_stored, on_receipts, on_health
+        self._expect_urgent = expect_urgent
         self._outage = StoreOutage()
 
     def store(self, parts: Sequence[InboundPart]) -> None:
@@ -50,13 +52,16 @@ class Inbox:
         try:
             urgent = any(self.is_urgent(part.sender) for part in parts[:50])
             with transaction(self.engine, urgent=urgent) as conn:
-                urgent_stored = self.store_in(conn, parts)
+                if self.store_in(conn, parts):
+                    # Told before COMMIT, while this transaction holds the write turn: a
+                    # dispatcher waiting for it then claims the fast lane first.
+                    self._expect_urgent()
         except SQLAlchemyError as exc:
             reason = store_failure(exc)
             self._outage.failed(len(parts), reason)
             raise StoreError(reason) from exc
         self._outage.recovered()
-        self._on_stored(urgent_stored)
+        self._on_stored()
 
     def store_in(self, conn: Connection, parts: Sequence[InboundPart]) -> bool:
         """Store on `conn`; True when something for the fast lane was among the parts."""

@@ -156,6 +156,37 @@ def test_officers_overtake_a_queued_flood(config, engine, people, loopback, cloc
     assert loopback.sent[0].to == OFFICER
 
 
+def test_an_officer_stored_while_the_dispatcher_waits_for_its_turn_goes_first(
+        config, engine, people, loopback, clock):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the writers' queue is SQLite's; PostgreSQL claims side by side")
+    import threading
+
+    gateway = Gateway(config, engine, [loopback], clock=clock)
+    loopback.start(gateway.inbox)
+    gateway.dispatcher.run_once()  # the start-up look at the fast lane, on an empty inbox
+    with engine.connect() as conn:
+        gateway.inbox.officers.includes(conn, OFFICER)  # the officers' numbers, loaded
+    loopback.inject_parts([InboundPart("loopback:test", RESIDENT, "ВЫХОД 1", clock())])
+    holder = engine.connect()
+    holder.begin()  # another writer holds the turn
+    result = {}
+    dispatching = threading.Thread(target=lambda: result.update(r=gateway.dispatcher.run_once()))
+    dispatching.start()  # chooses the slow lane, then waits for the turn
+    threading.Event().wait(0.2)
+    storing = threading.Thread(target=loopback.inject, args=(OFFICER, "ПРОВЕРКА K7MQ-3DXA"))
+    storing.start()  # urgent: queued ahead of the dispatcher
+    threading.Event().wait(0.2)
+    holder.commit()
+    holder.close()
+    storing.join(10)
+    dispatching.join(10)
+    assert result["r"].messages == 1
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(inbox.c.sender, inbox.c.state)).all())
+    assert states == {OFFICER: "done", RESIDENT: "new"}
+
+
 def test_an_automatic_sender_cannot_start_a_reply_loop(config, engine, people, clock):
     robot = LoopbackTransport("robot")
     robot.on_send = lambda messages: [robot.inject(m.to, f"Auto-reply: {m.text}")
