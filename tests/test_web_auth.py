@@ -201,3 +201,25 @@ def test_rotating_usernames_from_one_address_is_slowed_down_too(anonymous, opera
     for n in range(20):
         assert anonymous.login(username=f"guess{n}", password="guess").status_code == 401
     assert anonymous.login(username="someone-else", password="guess").status_code == 429
+
+
+def test_guesses_sent_side_by_side_are_each_counted_before_any_is_checked(app, operator):
+    import threading
+
+    guessers = [Console(app.test_client()) for _ in range(10)]
+    tokens = [guesser.token() for guesser in guessers]
+    together = threading.Barrier(len(guessers))
+    answers: list[int] = []
+
+    def guess(guesser: Console, token: str) -> None:
+        together.wait()
+        answers.append(guesser.client.post("/login", data={
+            "username": "anna", "password": "guess", "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=guess, args=pair)
+               for pair in zip(guessers, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answers) == [401] * 3 + [429] * 7  # three free tries, however sent

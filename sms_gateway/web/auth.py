@@ -92,24 +92,23 @@ def login() -> Response | str | tuple[str, int]:
     password = request.form.get("password", "")[:MAX_PASSWORD]
     address = request.remote_addr or "?"
     moment = now()
+    own = throttle.Counter(username, address)
+    shared = throttle.Counter(ANY_USER, address, free_tries=ADDRESS_FREE_TRIES)
+    with writing() as conn:  # short: the try is counted here, before the password is checked
+        wait = throttle.take_try(conn, [own, shared], moment)
+    if wait:
+        seconds = math.ceil(wait.total_seconds())
+        return render_template("login.html", error=f"Too many failed logins. Try again in"
+                               f" {seconds} s.", next=request.form.get("next", "")), 429
     # The password hash (tens of ms) is checked on a read-only connection: on SQLite a
     # write transaction would hold the single write lock that the message path needs.
     with reading() as conn:
-        wait = max(throttle.wait_left(conn, username, address, moment),
-                   throttle.wait_left(conn, ANY_USER, address, moment,
-                                      free_tries=ADDRESS_FREE_TRIES))
-        if wait:
-            seconds = math.ceil(wait.total_seconds())
-            return render_template("login.html", error=f"Too many failed logins. Try again in"
-                                   f" {seconds} s.", next=request.form.get("next", "")), 429
         operator = authenticate(conn, username, password) if username else None
     with writing() as conn:
         if operator is None:
-            throttle.failed(conn, username, address, moment)
-            throttle.failed(conn, ANY_USER, address, moment)  # rotating names is no way around
             audit.record(conn, username or "?", "login_failed", f"from {address}", moment)
         else:
-            throttle.succeeded(conn, username, address)
+            throttle.succeeded(conn, own, [shared])
             audit.record(conn, operator.username, "login", f"from {address}", moment)
     if operator is None:
         return render_template("login.html", error="Wrong username or password.",

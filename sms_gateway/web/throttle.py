@@ -1,12 +1,18 @@
 """Slowing down password guessing: after a few failures per (username, address), each further
 try must wait twice as long as the last, up to a cap. Kept in the database so all nodes agree;
-a refused try is answered at once (no sleeping request threads for an attacker to pile up)."""
+a refused try is answered at once (no sleeping request threads for an attacker to pile up).
+
+A try is counted before its password is checked, under a lock on its counters, and given back
+when the password was right: tries sent side by side cannot all read "no wait" first.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from permits.ledger import insert_for
 from sms_gateway.web.schema import login_failures
@@ -15,32 +21,57 @@ FREE_TRIES = 3
 MAX_WAIT = dt.timedelta(minutes=15)
 
 
-def _key(username: str, address: str) -> tuple[str, str]:
-    return username[:60], (address or "?")[:64]
+@dataclass(frozen=True)
+class Counter:
+    """One throttle key: a username tried from an address (or every username, for `ANY`)."""
+
+    username: str
+    address: str
+    free_tries: int = FREE_TRIES
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.username[:60], (self.address or "?")[:64]
 
 
-def wait_left(conn: Connection, username: str, address: str, now: dt.datetime,
-              free_tries: int = FREE_TRIES) -> dt.timedelta:
-    """How long this (username, address) must still wait before its next try (zero: go on)."""
-    name, addr = _key(username, address)
-    row = conn.execute(select(login_failures.c.failures, login_failures.c.last_at).where(
-        login_failures.c.username == name, login_failures.c.address == addr)).first()
-    if row is None or row.failures < free_tries:
-        return dt.timedelta(0)
-    wait = min(dt.timedelta(seconds=2 ** (row.failures - free_tries)), MAX_WAIT)
-    return max(row.last_at + wait - now, dt.timedelta(0))
+def take_try(conn: Connection, counters: Sequence[Counter], now: dt.datetime) -> dt.timedelta:
+    """The wait still due on any of `counters` (then nothing is counted), or zero: this try is
+    counted as a failure on each of them until `succeeded` gives it back."""
+    for counter in counters:  # make sure each row exists, so it can be locked
+        name, addr = counter.key
+        conn.execute(insert_for(conn.dialect, login_failures).values(
+            username=name, address=addr, failures=0, last_at=now).on_conflict_do_nothing())
+    wait = dt.timedelta(0)
+    for counter in counters:
+        failures, last_at = _locked(conn, counter)
+        if failures >= counter.free_tries:
+            due = min(dt.timedelta(seconds=2 ** (failures - counter.free_tries)), MAX_WAIT)
+            wait = max(wait, last_at + due - now)
+    if wait > dt.timedelta(0):
+        return wait
+    for counter in counters:
+        conn.execute(update(login_failures).where(*_matching(counter)).values(
+            failures=login_failures.c.failures + 1, last_at=now))
+    return dt.timedelta(0)
 
 
-def failed(conn: Connection, username: str, address: str, now: dt.datetime) -> None:
-    name, addr = _key(username, address)
-    stmt = insert_for(conn.dialect, login_failures)
-    conn.execute(stmt.values(username=name, address=addr, failures=1, last_at=now)
-                 .on_conflict_do_update(
-                     index_elements=[login_failures.c.username, login_failures.c.address],
-                     set_={"failures": login_failures.c.failures + 1, "last_at": now}))
+def succeeded(conn: Connection, own: Counter, shared: Sequence[Counter] = ()) -> None:
+    """The password was right: the username's own count starts again, and the try is given
+    back on the counters it shares with others (the address's)."""
+    conn.execute(delete(login_failures).where(*_matching(own)))
+    for counter in shared:
+        conn.execute(update(login_failures).where(
+            *_matching(counter), login_failures.c.failures > 0).values(
+            failures=login_failures.c.failures - 1))
 
 
-def succeeded(conn: Connection, username: str, address: str) -> None:
-    name, addr = _key(username, address)
-    conn.execute(delete(login_failures).where(login_failures.c.username == name,
-                                              login_failures.c.address == addr))
+def _locked(conn: Connection, counter: Counter) -> tuple[int, dt.datetime]:
+    query = select(login_failures.c.failures, login_failures.c.last_at).where(*_matching(counter))
+    if conn.dialect.name == "postgresql":  # on SQLite the write transaction is the lock
+        query = query.with_for_update()
+    return tuple(conn.execute(query).one())
+
+
+def _matching(counter: Counter) -> tuple:
+    name, addr = counter.key
+    return login_failures.c.username == name, login_failures.c.address == addr
