@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import termios
+import time
 from pathlib import Path
 
+import pytest
+
+from sms_gateway.modem.at_port import ATPort
+from sms_gateway.modem.errors import PortLost
 from sms_gateway.modem.settings import ModemPoolSettings
 from sms_gateway.modem.transport import ModemTransport
 from sms_gateway.transport import OutboundMessage
@@ -91,3 +97,33 @@ def test_wrong_pin_is_not_retried(tmp_path: Path) -> None:
             assert not sim.state.pin_ok
         finally:
             transport.stop()
+
+
+class _VanishingDevice:
+    """A serial device that took the write, then went away before draining it: the kernel
+    answers tcdrain with EIO, which pyserial lets through as termios.error."""
+
+    in_waiting = 0
+
+    def read(self, size: int) -> bytes:
+        time.sleep(0.01)
+        return b""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        raise termios.error(5, "Input/output error")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_device_gone_while_draining_a_write_is_a_lost_port() -> None:
+    port = ATPort("/dev/gone", 115200, lambda _event: None, lambda _url, _baud: _VanishingDevice())
+    try:
+        with pytest.raises(PortLost):
+            port.command("AT", timeout=1.0)
+        assert port.lost
+    finally:
+        port.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -146,7 +147,8 @@ class ATPort:
         try:
             self._serial.write(data)
             self._serial.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
+            # termios.error (not an OSError): tcdrain on a device that has just gone away
             self._mark_lost()
             raise PortLost(f"write failed: {exc}") from exc
 

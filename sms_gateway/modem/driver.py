@@ -251,6 +251,11 @@ class ModemDriver:
             # session may send at once.  A modem that hangs on sends does count towards a rest.
             self._note_failure(counts_towards_rest=not isinstance(exc, PortLost))
             raise
+        except Exception as exc:  # a bug: the sender waiting on this future must still hear
+            self.receipts.observe(references)
+            job.future.set_result(SendResult(message.id, ok=False, uncertain=True,
+                                             error=f"{self.name}: {exc!r}"[:200]))
+            raise
         self._failures = 0
         transport_id = self.receipts.sent(message.to, references)
         self._deliver_overtaken(message.to, references)
