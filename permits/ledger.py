@@ -147,14 +147,14 @@ def find_by_codes(conn: Connection, codes: Sequence[str]) -> dict[str, Found]:
         select(*_PERMIT_COLUMNS, residents.c.name, residents.c.phone, districts.c.name)
         .join(residents, residents.c.id == permits.c.resident_id)
         .join(districts, districts.c.id == residents.c.district_id)
-        .where(keypads_of(codes))
+        .where(_keypads_of(codes))
     )
     wanted = set(codes)
     return {row[1]: Found(Permit(*row[:9]), row[9], row[10], row[11]) for row in rows
             if row[1] in wanted}
 
 
-def keypads_of(codes: Iterable[str]) -> ColumnElement[bool]:
+def _keypads_of(codes: Iterable[str]) -> ColumnElement[bool]:
     """The permits whose codes share keypad digits with `codes`: a probe of the (keypad, code)
     index per code, a few more rows than asked for, which the caller drops by code. (Adding
     `code IN (...)` would make SQLite probe every keypad with every code.)"""
@@ -173,7 +173,7 @@ def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
     ours = {(r["code"], r["resident_id"], r["local_day"], r["slot"]) for r in rows}
     found = conn.execute(select(permits.c.id, permits.c.code, permits.c.resident_id,
                                 permits.c.local_day, permits.c.slot)
-                         .where(keypads_of(r["code"] for r in rows)))
+                         .where(_keypads_of(r["code"] for r in rows)))
     return {code: pid for pid, code, *key in found if (code, *key) in ours}
 
 

@@ -16,7 +16,7 @@ from permits.service import Rules
 from sms_gateway import migrate
 from sms_gateway.config import Config, District, from_dict
 from sms_gateway.db import make_engine
-from tests.pg_server import PostgresServer
+from tests.pg_server import PostgresServer, start_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 KINEL = District("kinel", "Кинель", True)
@@ -44,14 +44,8 @@ class FakeClock:
 
 @pytest.fixture(scope="session")
 def postgres():
-    if os.environ.get("PERMIT_GATEWAY_SKIP_POSTGRES"):
-        pytest.skip("PERMIT_GATEWAY_SKIP_POSTGRES is set")
     server = PostgresServer()
-    if not server.available:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are missing on CI")
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    server.start()
+    start_or_skip(server)
     template = create_engine(server.url(), isolation_level="AUTOCOMMIT")
     with template.connect() as conn:
         conn.execute(text("CREATE DATABASE permits_template"))

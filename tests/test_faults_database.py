@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import os
 import socket
 import sqlite3
 import time
@@ -47,6 +46,7 @@ from tests.faults_support import (
     phones,
     wait_for,
 )
+from tests.pg_server import start_or_skip
 from tools.sim_modem import SimModem
 
 # requests over the SMSC, seconds the database is away
@@ -63,14 +63,8 @@ def size(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def own_postgres():
     """A server of this test's own: stopping it must not break the tests that share the other."""
-    if os.environ.get("PERMIT_GATEWAY_SKIP_POSTGRES"):
-        pytest.skip("PERMIT_GATEWAY_SKIP_POSTGRES is set")
     server = StoppablePostgres()
-    if not server.available:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are missing on CI")
-        pytest.skip("PostgreSQL is not installed")
-    server.start()
+    start_or_skip(server)
     admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text("CREATE DATABASE outage"))

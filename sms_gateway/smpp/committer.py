@@ -6,8 +6,8 @@ read: submit_sm_resp sat in the socket and the sender stalled, and the flood beh
 (an officer's check among it) waited too. Here the reader only queues what it decoded; a
 thread commits everything queued since its last commit in one transaction (the longer the
 database makes it wait, the larger the next group) and acknowledges afterwards; officers'
-checks have a thread of their own. The rule is
-unchanged: no deliver_sm_resp ESME_ROK before the commit, ESME_RX_T_APPN if it failed.
+checks have a thread of their own. The rule is unchanged: no deliver_sm_resp ESME_ROK before
+the commit, ESME_RX_T_APPN if it failed.
 """
 
 from __future__ import annotations
