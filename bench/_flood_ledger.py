@@ -14,8 +14,8 @@ from sqlalchemy import Engine, insert
 
 from permits import codes
 from permits.messages import Inbound
-from permits.schema import districts, officers, residents
 from permits.service import Rules
+from storage.tables.ledger import districts, officers, residents
 
 # Cyrillic (UCS2) and Latin (GSM-7, with an escape pair and the euro sign) requests, mixed.
 REQUEST_TEXTS = (

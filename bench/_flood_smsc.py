@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sms_gateway.encoding import gsm7
+from sms_encoding import gsm7
 from sms_gateway.smpp import pdu
-from sms_gateway.smpp.sim_messages import mo_messages
-from sms_gateway.smpp.status import Command, Status
+from sms_gateway.smpp.constants import Command, Status
+from tools.simsmsc.messages import mo_messages
 
 HEADER = struct.Struct(">IIII")
 _BINDS = {Command.BIND_TRANSCEIVER, Command.BIND_TRANSMITTER, Command.BIND_RECEIVER}

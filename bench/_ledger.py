@@ -8,7 +8,7 @@ import random
 from sqlalchemy import Engine, insert
 
 from permits import codes
-from permits.schema import districts, officers, permits, residents
+from storage.tables.ledger import districts, officers, permits, residents
 
 CHUNK = 20_000
 

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._flood_smsc import _BINDS, FloodSmsc, frames
-from sms_gateway.smpp.status import Command
+from sms_gateway.smpp.constants import Command
 
 
 class Bind:

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._ledger import fill, resident_phone
 from sms_gateway import migrate
 from sms_gateway.config import from_dict
-from sms_gateway.db import make_engine
 from sms_gateway.gateway import Gateway
 from sms_gateway.modem.settings import ModemPoolSettings, ModemSettings
 from sms_gateway.modem.transport import ModemTransport
+from storage.db import make_engine
 from tools.sim_modem import SimModem
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._ledger import fill, officer_phone, resident_phone
 from sms_gateway import migrate
 from sms_gateway.config import from_dict
-from sms_gateway.db import checkpoint, make_engine
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
 from sms_gateway.transport import InboundPart, OutboundMessage
+from storage.db import checkpoint, make_engine
 
 TEXTS = ("ВЫХОД магазин", "EXIT shop", "vyhod 2", "Выход*3", "выход в аптеку")
 

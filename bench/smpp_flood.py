@@ -33,15 +33,16 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench import _flood_ledger  # noqa: E402
-from permits.schema import metadata, permits  # noqa: E402
 from permits.service import Rules  # noqa: E402
 from sms_gateway import migrate  # noqa: E402
 from sms_gateway.config import Config, from_dict  # noqa: E402
-from sms_gateway.db import make_engine  # noqa: E402
 from sms_gateway.gateway import Gateway  # noqa: E402
-from sms_gateway.schema import inbox, outbox  # noqa: E402
 from sms_gateway.smpp.settings import SmppSettings  # noqa: E402
 from sms_gateway.smpp.transport import SmppTransport  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+from storage.tables import metadata  # noqa: E402
+from storage.tables.ledger import permits  # noqa: E402
+from storage.tables.messages import inbox, outbox  # noqa: E402
 
 SMSC = Path(__file__).with_name("_flood_smsc.py")
 ECHO = Path(__file__).with_name("smpp_echo_baseline.py")

@@ -35,12 +35,12 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from bench import _flood_ledger  # noqa: E402
 from bench._nodes_pg import BenchPostgres  # noqa: E402
 from bench.smpp_flood import FloodSmsc  # noqa: E402
-from permits.schema import permits  # noqa: E402
 from permits.service import Rules  # noqa: E402
 from sms_gateway import migrate  # noqa: E402
 from sms_gateway.config import from_dict  # noqa: E402
-from sms_gateway.db import make_engine  # noqa: E402
-from sms_gateway.schema import inbox, nodes  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+from storage.tables.ledger import permits  # noqa: E402
+from storage.tables.messages import inbox, nodes  # noqa: E402
 
 SMSC = Path(__file__).with_name("_nodes_smsc.py")
 TICKS = os.sysconf("SC_CLK_TCK")

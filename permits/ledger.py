@@ -9,12 +9,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Connection, Table, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from permits.bulk import Bulk
 from permits.codes import keypad as code_keypad
-from permits.schema import districts, officers, permits, reply_counts, residents, verifications
+from storage.bulk import Bulk
+from storage.dialect import insert_for
+from storage.tables.ledger import (
+    districts,
+    officers,
+    permits,
+    reply_counts,
+    residents,
+    verifications,
+)
 
 MISS_OUTCOMES = ("unknown", "typo")
 
@@ -175,22 +182,6 @@ def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
                                 permits.c.local_day, permits.c.slot)
                          .where(_keypads_of(r["code"] for r in rows)))
     return {code: pid for pid, code, *key in found if (code, *key) in ours}
-
-
-def insert_for(dialect: Dialect, table: Table):
-    """The dialect's own INSERT, which knows ON CONFLICT."""
-    module = postgresql if dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
-def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: list[str],
-           updated: list[str]) -> None:
-    """Insert rows, or update the `updated` columns of rows whose `keys` already exist."""
-    stmt = insert_for(conn.dialect, table)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c[k] for k in keys],
-        set_={c: stmt.excluded[c] for c in updated},
-    ), list(rows))
 
 
 _INSERT_PERMITS = Bulk(lambda dialect: insert_for(dialect, permits).on_conflict_do_nothing())

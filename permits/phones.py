@@ -10,6 +10,7 @@ import phonenumbers
 _DIGITS = re.compile(r"\+?\d{3,15}")
 _E164 = re.compile(r"\+[1-9]\d{9,14}")
 _PUNCTUATION = re.compile(r"[\s().\-]")
+_ANY_DIGIT = re.compile(r"[0-9]")
 
 
 class PhoneError(ValueError):
@@ -57,7 +58,30 @@ def is_alphanumeric_sender(raw: str) -> bool:
 
 
 def mask(number: str) -> str:
-    """`+79271234567` -> `+7927***4567`: enough to match a person, not enough to dial."""
-    if len(number) < 9:
-        return number[:2] + "***"
-    return f"{number[:5]}***{number[-4:]}"
+    """`+79271234567` -> `+7927***4567`: enough to match a person, not enough to dial.
+
+    The country code and three digits, ***, the last four. Country codes vary in length: one
+    digit is taken for +7 and +1, two elsewhere, so at least three digits stay hidden in any
+    real number. Alphanumeric senders (`MegaFon`) are not personal and stay as they are."""
+    digits = "".join(_ANY_DIGIT.findall(number))
+    if not digits or len(digits) < len(number.lstrip("+")):
+        return number if not digits else _mask_mixed(number)
+    keep = (1 if digits[0] in "17" else 2) + 3
+    if len(digits) <= keep + 4:
+        return "+" + digits[: max(len(digits) - 4, 0)] + "***"
+    return f"+{digits[:keep]}***{digits[-4:]}"
+
+
+def _mask_mixed(text: str) -> str:
+    """A sender mixing digits with other characters: its digits hidden but the last four."""
+    digits = _ANY_DIGIT.findall(text)
+    hide = max(len(digits) - 4, 0)
+    seen = 0
+    out = []
+    for char in text:
+        if char.isdigit() and char.isascii():
+            seen += 1
+            out.append("*" if seen <= hide else char)
+        else:
+            out.append(char)
+    return "".join(out)

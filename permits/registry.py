@@ -11,8 +11,8 @@ from typing import TextIO
 from sqlalchemy import Connection, select, update
 
 from permits import phones
-from permits.ledger import upsert
-from permits.schema import districts, officers, residents
+from storage.dialect import upsert
+from storage.tables.ledger import districts, officers, residents
 
 REQUIRED_COLUMNS = ("phone", "name", "district")
 _CHUNK = 5000

@@ -11,8 +11,8 @@ from collections import Counter
 
 from sqlalchemy import Connection, delete, select, update
 
-from permits.ledger import insert_for
-from permits.schema import daily_counts, outcomes, permits, verifications
+from storage.dialect import insert_for
+from storage.tables.ledger import daily_counts, outcomes, permits, verifications
 
 CHUNK = 20_000
 

@@ -19,9 +19,9 @@ from permits.ledger import Permit, Person
 from permits.messages import OFFICER_PRIORITY, Inbound, Outcome, Reply
 from permits.parser import CheckRequest, ExitRequest, HelpRequest, Parser, StatusRequest
 from permits.replies import Texts
-from permits.schema import outcomes, verifications
 from permits.settings import RulesSettings
 from permits.verification import canonical, verdict
+from storage.tables.ledger import outcomes, verifications
 
 _MAX_CONFLICT_ROUNDS = 5
 

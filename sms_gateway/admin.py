@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Connection, select
 
 from permits import codes, ledger, phones
-from permits.schema import officers, permits, residents
+from storage.tables.ledger import officers, permits, residents
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from permits.service import Rules
 from sms_gateway import admin, logsafe, migrate
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config, ConfigError, load
-from sms_gateway.db import make_engine
+from storage.db import make_engine
 
 log = logging.getLogger("permit-gateway")
 

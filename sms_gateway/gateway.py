@@ -9,18 +9,20 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine
 
 from permits.service import Rules
-from permits.ussd import UssdMenu
-from sms_gateway import db, health, notify, outbox
+from permits.ussd_menu import UssdMenu
+from sms_gateway import link_health
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
-from sms_gateway.dispatcher import Dispatcher
-from sms_gateway.inbox import Inbox
-from sms_gateway.maintenance import Maintenance
-from sms_gateway.notify import Listener
-from sms_gateway.sender import Sender
+from sms_gateway.pipeline import notify, outbox
+from sms_gateway.pipeline.dispatcher import Dispatcher
+from sms_gateway.pipeline.inbox import Inbox
+from sms_gateway.pipeline.maintenance import Maintenance
+from sms_gateway.pipeline.notify import Listener
+from sms_gateway.pipeline.sender import Sender
+from sms_gateway.pipeline.worker import Worker
 from sms_gateway.transport import DeliveryReceipt, Transport
-from sms_gateway.ussd_sessions import UssdSessions
-from sms_gateway.worker import Worker
+from sms_gateway.ussd.sessions import UssdSessions
+from storage import db
 
 log = logging.getLogger(__name__)
 # How often a gateway on SQLite copies its WAL into the database file (see `db.checkpoint`).
@@ -35,7 +37,7 @@ class Gateway:
         self.config, self.engine, self.node, self.clock = config, engine, node, clock
         self.transports = list(transports)
         self.rules = Rules(config.rules)
-        self.board = health.HealthBoard()
+        self.board = link_health.HealthBoard()
         ussd = UssdSessions(UssdMenu(self.rules, config.ussd["service_code"]),
                             config.ussd["session_seconds"])
         self.dispatcher = Dispatcher(engine, self.rules, batch_size=config.pipeline.batch_size,

@@ -8,7 +8,7 @@ import threading
 
 from sqlalchemy import Engine
 
-from sms_gateway import transports
+from sms_gateway import links
 from sms_gateway.config import Config
 from sms_gateway.gateway import Gateway
 
@@ -29,7 +29,7 @@ def run(config: Config, engine: Engine, *, node: str, web: bool = True,
     from sms_gateway.web.server import WebServer
 
     stop = _stop_event(stop_event)
-    gateway = Gateway(config, engine, transports.build(config), node=node)
+    gateway = Gateway(config, engine, links.build(config), node=node)
     server = WebServer(config, engine) if web else None
     gateway.start()
     if server:

@@ -9,10 +9,10 @@ from sqlalchemy import Engine, select, update
 
 from permits.service import Rules
 from sms_gateway.clock import Clock, utc_now
-from sms_gateway.dispatcher import Dispatcher
-from sms_gateway.inbox import Inbox
-from sms_gateway.schema import inbox, outbox
+from sms_gateway.pipeline.dispatcher import Dispatcher
+from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import InboundPart
+from storage.tables.messages import inbox, outbox
 
 CHANNEL = "loopback:simulate"
 

@@ -15,7 +15,7 @@ from permits import registry
 from permits.service import Rules
 from sms_gateway import migrate
 from sms_gateway.config import Config, District, from_dict
-from sms_gateway.db import make_engine
+from storage.db import make_engine
 from tests.pg_server import PostgresServer, start_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent

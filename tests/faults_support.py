@@ -29,13 +29,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from permits.schema import districts, permits, residents
-from sms_gateway.schema import inbox, outbox
 from sms_gateway.smpp import pdu
-from sms_gateway.smpp.sim_messages import mo_messages
-from sms_gateway.smpp.simulator import SimSmsc, _Connection
-from sms_gateway.smpp.status import Status
+from sms_gateway.smpp.constants import Status
+from storage.tables.ledger import districts, permits, residents
+from storage.tables.messages import inbox, outbox
 from tests.pg_server import PostgresServer
+from tools.simsmsc.messages import mo_messages
+from tools.simsmsc.simulator import SimSmsc, _Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = (("ВЫХОД магазин", "ucs2"), ("EXIT shop", "gsm7"), ("vyhod apteka", "gsm7"))

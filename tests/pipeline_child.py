@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sms_gateway.config import from_dict
-from sms_gateway.db import make_engine
 from sms_gateway.gateway import Gateway
-from sms_gateway.inbox import Inbox
 from sms_gateway.loopback import LoopbackTransport
+from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import OutboundMessage, SendResult
+from storage.db import make_engine
 
 
 class HangingTransport(LoopbackTransport):

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import bindparam, insert, select, update
 
-from permits.bulk import Bulk
-from permits.ledger import insert_for
-from sms_gateway.schema import outbox
+from storage.bulk import Bulk
+from storage.dialect import insert_for
+from storage.tables.messages import outbox
 
 UTC_TIMES = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
                          timezones=st.just(dt.UTC))

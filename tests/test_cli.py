@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import update
 
-from permits.schema import permits
-from sms_gateway.db import make_engine
+from storage.db import make_engine
+from storage.tables.ledger import permits
 from tests.conftest import ROOT
 
 RESIDENTS = (

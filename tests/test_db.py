@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from sms_gateway.db import checkpoint, make_engine, transaction
+from storage.db import checkpoint, make_engine, transaction
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_checkpoint_moves_committed_rows_into_the_database_file(engine, tmp_path
 
 
 def test_commits_leave_the_wal_to_the_background_checkpoint_once_one_runs(engine):
-    from sms_gateway.db import checkpoint_in_background
+    from storage.db import checkpoint_in_background
 
     def autocheckpoint() -> int:
         with engine.connect() as conn:

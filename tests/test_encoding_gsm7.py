@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms_gateway.encoding import gsm7
-from sms_gateway.encoding.errors import CodecError
+from sms_encoding import gsm7
+from sms_encoding.errors import CodecError
 
 BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms_gateway.encoding import gsm7, udh
-from sms_gateway.encoding.errors import CodecError, MessageTooLong
-from sms_gateway.encoding.segments import (
+from sms_encoding import gsm7, udh
+from sms_encoding.errors import CodecError, MessageTooLong
+from sms_encoding.segments import (
     DCS_GSM7,
     DCS_UCS2,
     Plan,

@@ -23,13 +23,13 @@ from sqlalchemy import Engine, create_engine, event, text
 
 from sms_gateway import migrate
 from sms_gateway.config import from_dict
-from sms_gateway.db import make_engine
 from sms_gateway.gateway import Gateway
-from sms_gateway.inbox import Inbox
+from sms_gateway.pipeline.inbox import Inbox
+from sms_gateway.smpp.constants import Status
 from sms_gateway.smpp.settings import SmppSettings
-from sms_gateway.smpp.status import Status
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import InboundPart, StoreError
+from storage.db import make_engine
 from tests.faults_support import (
     FORMS,
     ROOT,
@@ -218,7 +218,8 @@ def test_a_full_sqlite_disk_stops_acknowledgements_then_recovers_when_freed(
         else:  # rows that fit in pages already allocated may still go in
             assert acknowledged_while_full < count
         check_smpp_flood(engine, smsc, before + during)
-        said = [r.getMessage() for r in caplog.records if r.name == "sms_gateway.store_errors"]
+        said = [r.getMessage() for r in caplog.records
+                if r.name == "sms_gateway.pipeline.store_errors"]
         assert any("cannot be stored (OperationalError: database or disk is full)" in line
                    for line in said), said
         assert any("stored again" in line for line in said), said
@@ -237,7 +238,7 @@ def test_with_the_database_unreachable_a_transport_gets_a_store_error_not_a_cras
     unreachable = make_engine(f"postgresql://nobody@127.0.0.1:{_closed_port()}/permits")
     inbox = Inbox(unreachable)
     part = InboundPart("smpp:op", "+79270000001", "ВЫХОД 1", dt.datetime.now(dt.UTC))
-    caplog.set_level(logging.INFO, logger="sms_gateway.store_errors")
+    caplog.set_level(logging.INFO, logger="sms_gateway.pipeline.store_errors")
     try:
         assert inbox.is_urgent("+79370000099") is False
         for _ in range(3):

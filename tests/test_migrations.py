@@ -11,14 +11,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-import sms_gateway.web.schema  # noqa: F401  (the operators' tables join the metadata)
-from permits.schema import districts, permits, residents, verifications
 from sms_gateway import migrate
-from sms_gateway.schema import metadata
+from storage.tables import metadata
+from storage.tables.ledger import districts, permits, residents, verifications
 
 
 def test_migrations_match_the_declared_tables(database_url):
-    from sms_gateway.db import make_engine
+    from storage.db import make_engine
 
     engine = make_engine(database_url)
     migrate.upgrade(engine)  # a second upgrade is a no-op
@@ -40,7 +39,7 @@ def empty_database_url(request, tmp_path) -> str:
 
 
 def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(empty_database_url):
-    from sms_gateway.db import make_engine
+    from storage.db import make_engine
 
     engine = make_engine(empty_database_url)
     migrate.upgrade(engine, "0003")  # before codes moved under their keypad digits

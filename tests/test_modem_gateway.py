@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from permits import registry
-from permits.schema import permits, verifications
-from sms_gateway.schema import inbox, outbox
+from storage.tables.ledger import permits, verifications
+from storage.tables.messages import inbox, outbox
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, ROOT, STRANGER
 from tests.test_modem_gateway_rig import count, service
 from tests.test_modem_harness import wait_until

@@ -14,9 +14,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from sms_gateway.db import make_engine
-from sms_gateway.inbox import Inbox
+from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth
+from storage.db import make_engine
 from tests.test_modem_gateway_rig import pool_transport
 
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms_gateway.encoding.errors import CodecError
-from sms_gateway.encoding.gsm7 import is_gsm7
-from sms_gateway.encoding.segments import DCS_GSM7, DCS_UCS2, plan
+from sms_encoding.errors import CodecError
+from sms_encoding.gsm7 import is_gsm7
+from sms_encoding.segments import DCS_GSM7, DCS_UCS2, plan
 from sms_gateway.modem import pdu
 from sms_gateway.modem.pdu_time import relative_period, relative_validity
 from sms_gateway.transport import Concat

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from permits import registry
-from permits.schema import permits
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
-from sms_gateway.outbox import claim as outbox_claim
-from sms_gateway.schema import delivery_receipts, inbox, inbox_parts, outbox
+from sms_gateway.pipeline.outbox import claim as outbox_claim
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreError
+from storage.tables.ledger import permits
+from storage.tables.messages import delivery_receipts, inbox, inbox_parts, outbox
 from tests.conftest import OFFICER, RESIDENT, ROOT, STRANGER
 
 

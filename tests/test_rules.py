@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 
 from permits import codes
 from permits.ledger import refund
-from permits.schema import outcomes, permits, verifications
 from permits.service import Rules
+from storage.tables.ledger import outcomes, permits, verifications
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, SAMARA_RESIDENT, STRANGER
 
 CODE = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
@@ -242,7 +242,7 @@ def test_english_replies_fit_gsm7_sms(send, clock):
 
 
 def test_long_names_and_districts_are_trimmed_to_fit_the_officers_sms(send, engine, rules):
-    from permits.schema import residents
+    from storage.tables.ledger import residents
 
     with engine.begin() as conn:
         conn.execute(
@@ -360,7 +360,7 @@ def test_a_word_shaped_like_a_code_gets_an_example_not_a_refusal(send):
 
 def test_long_configured_names_still_fit_one_sms(engine, config, clock, people):
     from permits.messages import Inbound
-    from permits.schema import districts
+    from storage.tables.ledger import districts
 
     reasons = tuple(dataclasses.replace(r, name_ru="поездка к врачу-специалисту в областную"
                                         " больницу") if r.number == 5 else r

@@ -16,16 +16,16 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from permits import codes, registry
-from permits.schema import daily_counts, outcomes, permits, residents, verifications
-from sms_gateway import retention
-from sms_gateway.db import make_engine
 from sms_gateway.gateway import Gateway
-from sms_gateway.inbox import Inbox
 from sms_gateway.loopback import LoopbackTransport
-from sms_gateway.schema import inbox, nodes, outbox
-from sms_gateway.smpp.simulator import SimSmsc
+from sms_gateway.pipeline import purge
+from sms_gateway.pipeline.inbox import Inbox
+from storage.db import make_engine
+from storage.tables.ledger import daily_counts, outcomes, permits, residents, verifications
+from storage.tables.messages import inbox, nodes, outbox
 from tests.conftest import OFFICER, RESIDENT, ROOT
 from tests.test_pipeline import wait_for
+from tools.simsmsc.simulator import SimSmsc
 
 
 def test_a_node_writes_its_heartbeat_with_its_links(config, engine, people):
@@ -146,7 +146,7 @@ def test_retention_forgets_old_messages_and_permits_but_keeps_daily_counts(
     loopback.inject(OFFICER, f"ПРОВЕРКА {old_code}")
     while gateway.dispatcher.run_once().messages:
         pass
-    removed = retention.purge(engine, rules, retain_days=30, now=clock())
+    removed = purge.purge(engine, rules, retain_days=30, now=clock())
     assert removed == {"outcomes": 1, "permits": 1, "messages": 2}
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(permits)) == 1
@@ -156,5 +156,5 @@ def test_retention_forgets_old_messages_and_permits_but_keeps_daily_counts(
             (rules.local_day(old), "issued", 1)]
         assert conn.scalar(select(func.count()).select_from(outcomes)) == 2
         assert conn.scalar(select(func.count()).select_from(outbox)) == 2
-    assert retention.purge(engine, rules, retain_days=30, now=clock()) == {
+    assert purge.purge(engine, rules, retain_days=30, now=clock()) == {
         "outcomes": 0, "permits": 0, "messages": 0}

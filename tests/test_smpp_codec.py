@@ -7,14 +7,14 @@ import struct
 
 import pytest
 
-from sms_gateway.encoding import gsm7, udh
+from sms_encoding import gsm7, udh
 from sms_gateway.smpp import inbound, pdu
 from sms_gateway.smpp.outbound import UnsendableMessage, build_submits, validity_period
 from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.smpp.receipts import ReceiptError, normalize_id, parse_receipt, parse_text
 from sms_gateway.smpp.settings import SettingsError
-from sms_gateway.smpp.testing import FakeClock, local_settings
 from sms_gateway.transport import Concat, DeliveryReceipt, OutboundMessage
+from tools.simsmsc.kit import FakeClock, local_settings
 
 SETTINGS = local_settings(2775)
 NOW = FakeClock().now()

@@ -14,7 +14,7 @@ from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.smpp.receipts import ReceiptError, normalize_id, parse_receipt
 from sms_gateway.smpp.session import Session
 from sms_gateway.smpp.states import BindKind
-from sms_gateway.smpp.testing import FakeClock, local_settings
+from tools.simsmsc.kit import FakeClock, local_settings
 
 SETTINGS = local_settings(2775)
 INTERESTING_TAGS = st.sampled_from(

@@ -18,18 +18,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from permits import registry
-from permits.schema import permits, verifications
+from sms_encoding import segments
 from sms_gateway.config import Config
-from sms_gateway.encoding import segments
 from sms_gateway.gateway import Gateway
-from sms_gateway.schema import inbox, inbox_parts, outbox
 from sms_gateway.smpp import pdu
-from sms_gateway.smpp.sim_messages import SubmitRecord
-from sms_gateway.smpp.simulator import SimSmsc, _Connection
-from sms_gateway.smpp.status import Command, Status
-from sms_gateway.smpp.testing import local_settings, wait_until
+from sms_gateway.smpp.constants import Command, Status
 from sms_gateway.smpp.transport import SmppTransport
+from storage.tables.ledger import permits, verifications
+from storage.tables.messages import inbox, inbox_parts, outbox
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT
+from tools.simsmsc.kit import local_settings, wait_until
+from tools.simsmsc.messages import SubmitRecord
+from tools.simsmsc.simulator import SimSmsc, _Connection
 
 CODE = re.compile(r"\b([2-9A-Z]{4}-[2-9A-Z]{4})\b")
 _BINDS = (Command.BIND_TRANSCEIVER, Command.BIND_TRANSMITTER, Command.BIND_RECEIVER)

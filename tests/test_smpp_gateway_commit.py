@@ -12,11 +12,11 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from sms_gateway.smpp.simulator import SimSmsc
-from sms_gateway.smpp.status import Status
-from sms_gateway.smpp.testing import RecordingSink, local_settings, wait_until
+from sms_gateway.smpp.constants import Status
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import InboundPart, OutboundMessage
+from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
+from tools.simsmsc.simulator import SimSmsc
 
 PHONE = "+79161234567"
 

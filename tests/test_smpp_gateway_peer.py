@@ -11,14 +11,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from permits.schema import permits
 from sms_gateway.gateway import Gateway
-from sms_gateway.schema import outbox
-from sms_gateway.smpp.testing import local_settings, wait_until
 from sms_gateway.smpp.transport import SmppTransport
+from storage.tables.ledger import permits
+from storage.tables.messages import outbox
 from tests.conftest import NEIGHBOUR, RESIDENT
 from tests.test_smpp_gateway import count
 from tests.test_smpp_peer import NodePeer, peer  # noqa: F401 (the fixture)
+from tools.simsmsc.kit import local_settings, wait_until
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from sms_gateway.smpp import pdu
+from sms_gateway.smpp.constants import Status
 from sms_gateway.smpp.pdu import ShortMessage
-from sms_gateway.smpp.simulator import SimSmsc
-from sms_gateway.smpp.status import Status
-from sms_gateway.smpp.testing import RecordingSink, local_settings, wait_until
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage
+from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
+from tools.simsmsc.simulator import SimSmsc
 
 PHONE = "+79161234567"
 RUSSIAN = "Пропуск 7KQ-2M выдан: выход в магазин до 14:30. Покажите код полиции."

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from sms_gateway.smpp.testing import RecordingSink, local_settings, wait_until
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import Concat, DeliveryReceipt, OutboundMessage
+from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
 
 PEER = Path(__file__).parent / "smpp_peer"
 INSTALL = "npm ci --prefix tests/smpp_peer"

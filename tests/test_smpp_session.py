@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from sms_gateway.encoding import gsm7
+from sms_encoding import gsm7
 from sms_gateway.smpp import pdu
+from sms_gateway.smpp.constants import Command, Status
 from sms_gateway.smpp.durable import store_and_acknowledge
 from sms_gateway.smpp.events import (
     BindRefused,
@@ -23,10 +24,9 @@ from sms_gateway.smpp.events import (
 from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.smpp.session import Session
 from sms_gateway.smpp.states import BindKind, State
-from sms_gateway.smpp.status import Command, Status
-from sms_gateway.smpp.testing import FakeClock, RecordingSink, local_settings
 from sms_gateway.smpp.window import THROTTLE_ATTEMPTS, THROTTLE_PAUSE_MIN
 from sms_gateway.transport import DeliveryReceipt, InboundPart
+from tools.simsmsc.kit import FakeClock, RecordingSink, local_settings
 
 SETTINGS = local_settings(2775, window=2, response_timeout_seconds=10, enquire_link_seconds=30)
 REPLY = ShortMessage(source_addr="377", destination_addr="79161234567", short_message=b"ok")

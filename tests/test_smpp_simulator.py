@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sms_gateway.smpp.testing import RecordingSink, local_settings, wait_until
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import OutboundMessage
+from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
 
 SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "sim_smsc.py"
 

@@ -11,14 +11,14 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from permits import codes
-from permits.schema import permits, verifications
-from permits.ussd import UssdMenu, dialled_inputs
+from permits.ussd_menu import UssdMenu, dialled_inputs
 from sms_gateway.gateway import Gateway
-from sms_gateway.smpp.simulator import SimSmsc
-from sms_gateway.smpp.testing import local_settings, wait_until
 from sms_gateway.smpp.transport import SmppTransport
-from sms_gateway.ussd_http import blueprint
+from sms_gateway.ussd.http import blueprint
+from storage.tables.ledger import permits, verifications
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, STRANGER
+from tools.simsmsc.kit import local_settings, wait_until
+from tools.simsmsc.simulator import SimSmsc
 
 CODE = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
 

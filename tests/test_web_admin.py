@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import select
 
-from permits.schema import districts, officers, permits, residents
 from sms_gateway.web.app import MAX_UPLOAD_BYTES
+from storage.tables.ledger import districts, officers, permits, residents
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT
 from tests.test_web_support import audit_rows
 

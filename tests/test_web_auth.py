@@ -15,8 +15,8 @@ from sms_gateway.web.operators import (
     authenticate,
     read_password,
 )
-from sms_gateway.web.schema import operators
 from sms_gateway.web.secret import FILE_NAME
+from storage.tables.console import operators
 from tests.test_web_support import PASSWORD, Console, audit_rows
 
 pytest_plugins = ["tests.test_web_support"]  # the console fixtures

@@ -27,13 +27,13 @@ import pytest
 from sqlalchemy import select
 
 from permits import registry
-from permits.schema import permits
 from permits.service import Rules
 from sms_gateway import migrate
 from sms_gateway.config import from_dict
-from sms_gateway.db import make_engine
 from sms_gateway.web.operators import add_operator
 from sms_gateway.web.server import WebServer
+from storage.db import make_engine
+from storage.tables.ledger import permits
 from tests.conftest import OFFICER, ROOT
 from tests.test_web_support import PASSWORD, report_link, run_pipeline, send_replies
 

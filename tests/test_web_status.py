@@ -9,8 +9,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sms_gateway.config import from_dict
-from sms_gateway.db import make_engine
 from sms_gateway.web.app import create_app
+from storage.db import make_engine
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, SAMARA_RESIDENT, STRANGER
 from tests.test_web_support import CHANNEL, report_link, run_pipeline, send_replies
 
@@ -87,7 +87,7 @@ def test_metrics_after_real_traffic(anonymous, traffic):
 
 
 def test_waiting_messages_show_in_depth_and_age(anonymous, engine, rules, clock, people):
-    from sms_gateway.inbox import Inbox
+    from sms_gateway.pipeline.inbox import Inbox
     from sms_gateway.transport import InboundPart
 
     Inbox(engine, clock=clock).store([InboundPart(CHANNEL, RESIDENT, "ВЫХОД 1", clock())])

@@ -10,13 +10,14 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from sms_gateway import health, outbox
-from sms_gateway.dispatcher import Dispatcher
-from sms_gateway.inbox import Inbox
+from sms_gateway import link_health
+from sms_gateway.pipeline import outbox
+from sms_gateway.pipeline.dispatcher import Dispatcher
+from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import InboundPart, LinkHealth, SendResult
 from sms_gateway.web.app import create_app
 from sms_gateway.web.operators import add_operator
-from sms_gateway.web.schema import audit_log
+from storage.tables.console import audit_log
 
 PASSWORD = "correct horse battery"
 CHANNEL = "modem:sim0"
@@ -111,6 +112,6 @@ def send_replies(engine, clock, *, fail: int = 0, channel: str = CHANNEL) -> Non
 
 def report_link(engine, now: dt.datetime, up: bool = True, channel: str = CHANNEL) -> None:
     with engine.begin() as conn:
-        health.save(conn, [LinkHealth(channel, "modem", up, {
+        link_health.save(conn, [LinkHealth(channel, "modem", up, {
             "signal_dbm": -71, "registration": "home", "last_seen": now.isoformat()})],
             "node-a", now)

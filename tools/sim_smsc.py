@@ -33,8 +33,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `sms_gateway` and `tools` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sms_gateway.smpp.simulator import SimError, SimSmsc
 from tools import control_http
+from tools.simsmsc.simulator import SimError, SimSmsc
 
 __all__ = ["SimSmsc", "main", "serve_control"]
 

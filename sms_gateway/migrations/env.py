@@ -2,8 +2,7 @@
 
 from alembic import context
 
-import sms_gateway.web.schema  # noqa: F401  (the operators' tables join the metadata)
-from sms_gateway.schema import metadata  # the ledger's metadata, with the pipeline's tables
+from storage.tables import metadata  # every table: the ledger's, the pipeline's, the console's
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata,

@@ -22,17 +22,17 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from sms_gateway.encoding.errors import CodecError
+from permits.phones import mask
+from sms_encoding.errors import CodecError
 from sms_gateway.modem import pdu
 from sms_gateway.modem.at_events import Unsolicited
 from sms_gateway.modem.at_port import ATPort, Opener, open_serial
 from sms_gateway.modem.commands import ModemCommands, PinError
 from sms_gateway.modem.errors import CommandFailed, ModemError, PortLost
-from sms_gateway.modem.masking import mask_number
 from sms_gateway.modem.receipts import ReceiptBook
 from sms_gateway.modem.receiving import Receiver
 from sms_gateway.modem.settings import ModemSettings
-from sms_gateway.modem.status import LinkState, ModemStatus
+from sms_gateway.modem.snapshot import LinkState, ModemStatus
 from sms_gateway.transport import (
     DeliveryReceipt,
     InboundSink,
@@ -263,7 +263,7 @@ class ModemDriver:
             "modem %s sent #%d to %s in %d part(s) as %s",
             self.name,
             message.id,
-            mask_number(message.to),
+            mask(message.to),
             len(parts),
             transport_id,
         )

@@ -13,9 +13,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sms_gateway.encoding import gsm7, udh
-from sms_gateway.encoding.errors import CodecError
-from sms_gateway.encoding.segments import DCS_GSM7, DCS_UCS2, plan
+from sms_encoding import gsm7, udh
+from sms_encoding.errors import CodecError
+from sms_encoding.segments import DCS_GSM7, DCS_UCS2, plan
 from sms_gateway.modem.pdu_address import (
     encode_address,
     encode_number,

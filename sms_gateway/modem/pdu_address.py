@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sms_gateway.encoding import gsm7
+from sms_encoding import gsm7
 from sms_gateway.modem.pdu_octets import Reader, from_semi_octets, to_semi_octets
 
 TOA_INTERNATIONAL = 0x91

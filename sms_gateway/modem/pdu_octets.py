@@ -6,7 +6,7 @@ never as an IndexError somewhere in a field decoder.
 
 from __future__ import annotations
 
-from sms_gateway.encoding.errors import CodecError
+from sms_encoding.errors import CodecError
 
 # Octet -> the same octet with its nibbles swapped: semi-octets <-> readable hex digits.
 SWAP_NIBBLES = bytes(((octet & 0x0F) << 4) | (octet >> 4) for octet in range(256))

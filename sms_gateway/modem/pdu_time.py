@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 
-from sms_gateway.encoding.errors import CodecError
+from sms_encoding.errors import CodecError
 from sms_gateway.modem.pdu_octets import SWAP_NIBBLES, from_semi_octets
 
 TIMESTAMP_OCTETS = 7

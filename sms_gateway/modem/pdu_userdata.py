@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 
-from sms_gateway.encoding import gsm7, udh
-from sms_gateway.encoding.errors import CodecError
-from sms_gateway.encoding.segments import decode_ucs2, encode_ucs2
+from sms_encoding import gsm7, udh
+from sms_encoding.errors import CodecError
+from sms_encoding.segments import decode_ucs2, encode_ucs2
 from sms_gateway.modem.pdu_octets import Reader
 from sms_gateway.transport import Concat
 

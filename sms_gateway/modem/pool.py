@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from sms_gateway.modem.at_port import Opener, open_serial
 from sms_gateway.modem.driver import ModemDriver
 from sms_gateway.modem.settings import ModemPoolSettings
-from sms_gateway.modem.status import ModemStatus
+from sms_gateway.modem.snapshot import ModemStatus
 from sms_gateway.transport import InboundSink, LinkHealth, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)

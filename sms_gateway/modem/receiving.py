@@ -15,12 +15,12 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 
-from sms_gateway.encoding.errors import CodecError
+from permits.phones import mask
+from sms_encoding.errors import CodecError
 from sms_gateway.modem import pdu
 from sms_gateway.modem.at_events import Unsolicited
 from sms_gateway.modem.commands import ModemCommands, StoredMessage
 from sms_gateway.modem.inbound import to_part, to_receipt
-from sms_gateway.modem.masking import mask_number
 from sms_gateway.modem.receipts import ReceiptBook
 from sms_gateway.transport import DeliveryReceipt, InboundPart, InboundSink, StoreError
 
@@ -116,7 +116,7 @@ class Receiver:
             )
             return
         for part in parts:
-            log.info("modem %s: stored SMS from %s", self.modem, mask_number(part.sender))
+            log.info("modem %s: stored SMS from %s", self.modem, mask(part.sender))
         self._on_received(len(parts))
         for index in done:
             if index > 0:
@@ -134,7 +134,7 @@ class Receiver:
                 "modem %s: report for TP-MR %d to %s matches no whole message (yet)",
                 self.modem,
                 report.reference,
-                mask_number(report.recipient),
+                mask(report.recipient),
             )
         return receipt
 

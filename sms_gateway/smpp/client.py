@@ -20,8 +20,9 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-from sms_gateway.smpp.clock import SessionClock, SystemClock
+from sms_gateway.clock import SessionClock, SystemClock
 from sms_gateway.smpp.committer import Committer
+from sms_gateway.smpp.constants import describe
 from sms_gateway.smpp.events import (
     BindRefused,
     Bound,
@@ -36,7 +37,6 @@ from sms_gateway.smpp.pdu import ShortMessage
 from sms_gateway.smpp.session import Session
 from sms_gateway.smpp.settings import SmppSettings
 from sms_gateway.smpp.states import BindKind, State
-from sms_gateway.smpp.status import describe
 from sms_gateway.transport import InboundSink
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from sms_gateway.smpp.constants import Status
 from sms_gateway.smpp.events import Received
-from sms_gateway.smpp.status import Status
 from sms_gateway.transport import DeliveryReceipt, InboundPart, InboundSink, StoreError
 
 log = logging.getLogger(__name__)

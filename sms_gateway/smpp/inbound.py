@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sms_gateway.encoding import gsm7, udh
-from sms_gateway.encoding.errors import CodecError
-from sms_gateway.encoding.segments import decode_ucs2
+from sms_encoding import gsm7, udh
+from sms_encoding.errors import CodecError
+from sms_encoding.segments import decode_ucs2
 from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.smpp.receipts import ReceiptError, parse_receipt
 from sms_gateway.smpp.settings import SmppSettings

@@ -1,7 +1,7 @@
 """OutboundMessage -> the submit_sm fields of each part: alphabet, splitting, validity, USSD.
 
 The split itself (never between ESC and its character, nor inside a surrogate pair) is
-`sms_gateway.encoding.segments`; this module only dresses the parts for SMPP.
+`sms_encoding.segments`; this module only dresses the parts for SMPP.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 
-from sms_gateway.encoding import gsm7, segments, udh
-from sms_gateway.encoding.errors import CodecError
+from sms_encoding import gsm7, segments, udh
+from sms_encoding.errors import CodecError
 from sms_gateway.smpp.inbound import ESM_UDHI
 from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.smpp.settings import SmppSettings

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from smpplib import command as smpplib_command
 
+from sms_gateway.smpp.constants import RESPONSE_BIT
 from sms_gateway.smpp.settings import SmppSettings
-from sms_gateway.smpp.status import RESPONSE_BIT
 
 HEADER = struct.Struct(">IIII")
 _TLV_HEADER = struct.Struct(">HH")

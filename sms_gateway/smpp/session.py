@@ -13,8 +13,16 @@ import logging
 from collections.abc import Hashable, Iterable, Sequence
 
 from permits.phones import mask
+from sms_gateway.clock import SessionClock
 from sms_gateway.smpp import inbound, pdu
-from sms_gateway.smpp.clock import SessionClock
+from sms_gateway.smpp.constants import (
+    RESPONSE_BIT,
+    SLOW_DOWN,
+    TEMPORARY,
+    Command,
+    Status,
+    describe,
+)
 from sms_gateway.smpp.events import (
     BindRefused,
     Bound,
@@ -29,14 +37,6 @@ from sms_gateway.smpp.events import (
 from sms_gateway.smpp.receipts import normalize_id
 from sms_gateway.smpp.settings import SmppSettings
 from sms_gateway.smpp.states import BindKind, State
-from sms_gateway.smpp.status import (
-    RESPONSE_BIT,
-    SLOW_DOWN,
-    TEMPORARY,
-    Command,
-    Status,
-    describe,
-)
 from sms_gateway.smpp.window import Queued, SendWindow
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sms_gateway.smpp.status import Command
+from sms_gateway.smpp.constants import Command
 
 
 class BindKind(enum.Enum):

@@ -6,9 +6,9 @@ import itertools
 import random
 from collections.abc import Iterable, Sequence
 
+from sms_gateway.clock import SessionClock, SystemClock
 from sms_gateway.smpp.batch import SendBatch
 from sms_gateway.smpp.client import Link
-from sms_gateway.smpp.clock import SessionClock, SystemClock
 from sms_gateway.smpp.events import SubmitAccepted, SubmitFailed
 from sms_gateway.smpp.outbound import UnsendableMessage, build_submits
 from sms_gateway.smpp.settings import SmppSettings

@@ -11,10 +11,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from permits.service import Rules
-from permits.ussd import UssdMenu
-from sms_gateway import ussd_http
+from permits.ussd_menu import UssdMenu
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
+from sms_gateway.ussd import http as ussd_http
 from sms_gateway.web import (
     admin_audit,
     admin_permits,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Connection, select
 
-from sms_gateway.web.schema import audit_log
+from storage.tables.console import audit_log
 
 PAGE = 100
 

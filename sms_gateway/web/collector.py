@@ -17,9 +17,9 @@ from prometheus_client.core import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from sms_gateway.db import READ_ONLY
 from sms_gateway.web import figures
 from sms_gateway.web.context import Services
+from storage.db import READ_ONLY
 
 log = logging.getLogger(__name__)
 PREFIX = "permit_gateway_"

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 from permits.service import Rules
 from sms_gateway.clock import Clock
 from sms_gateway.config import Config
-from sms_gateway.db import READ_ONLY
+from storage.db import READ_ONLY
 
 _KEY = "permit_gateway"
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, case, func, select
 
 from permits.phones import mask
-from permits.schema import outcomes, verifications
-from sms_gateway.schema import inbox, link_health, outbox
-from sms_gateway.schema import nodes as node_table
-from sms_gateway.web.sqltime import epoch_seconds, minute_of
+from storage.sqltime import epoch_seconds, minute_of
+from storage.tables.ledger import outcomes, verifications
+from storage.tables.messages import inbox, link_health, outbox
+from storage.tables.messages import nodes as node_table
 
 WAITING = {"inbox": ("new",), "outbox": ("pending", "sending")}
 FINISHED_OUT = ("sent", "delivered", "failed", "expired")

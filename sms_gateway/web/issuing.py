@@ -13,8 +13,8 @@ from sqlalchemy import Connection, update
 
 from permits import codes
 from permits.messages import Inbound
-from permits.schema import permits
 from permits.service import Rules
+from storage.tables.ledger import permits
 
 CHANNEL = "web:operator"
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from sms_gateway.web.schema import operators
+from storage.tables.console import operators
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024

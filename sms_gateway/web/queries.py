@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, exists, select
 
 from permits.registry import RegistryError
-from permits.schema import districts, officers, permits, residents
+from storage.tables.ledger import districts, officers, permits, residents
 
 
 def resident(conn: Connection, resident_id: int) -> dict | None:

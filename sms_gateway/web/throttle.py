@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, update
 
-from permits.ledger import insert_for
-from sms_gateway.web.schema import login_failures
+from storage.dialect import insert_for
+from storage.tables.console import login_failures
 
 FREE_TRIES = 3
 MAX_WAIT = dt.timedelta(minutes=15)

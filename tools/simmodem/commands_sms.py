@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from sms_gateway.encoding.errors import CodecError
+from sms_encoding.errors import CodecError
 from sms_gateway.modem import pdu
 from tools.simmodem.commands_basic import decode_string, encode_string, int_arg
 from tools.simmodem.engine import AtError, BodyRequest, Call, CmsError, Handler

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sms_gateway.encoding.segments import plan
+from sms_encoding.segments import plan
 from sms_gateway.modem import pdu
 from sms_gateway.transport import Concat
 from tools.simmodem.state import ModemState

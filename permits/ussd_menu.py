@@ -18,8 +18,8 @@ from sqlalchemy import Connection, select
 
 from permits import codes, phones
 from permits.messages import Inbound
-from permits.schema import officers, permits, residents
 from permits.service import Rules
+from storage.tables.ledger import officers, permits, residents
 
 SCREEN_LIMIT = {"ru": 80, "en": 182}  # UCS2 and GSM-7 characters on one USSD screen
 _DIALLED = re.compile(r"^\*?(?P<body>[0-9A-Za-z*]*?)#?$")

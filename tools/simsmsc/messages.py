@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sms_gateway.encoding import gsm7, segments, udh
+from sms_encoding import gsm7, segments, udh
 from sms_gateway.smpp.inbound import ESM_UDHI
 from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.transport import Concat

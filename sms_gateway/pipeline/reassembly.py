@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select, text, update
 
-from permits.ledger import insert_for
-from sms_gateway.schema import inbox_parts
 from sms_gateway.transport import InboundPart
+from storage.dialect import insert_for
+from storage.tables.messages import inbox_parts
 
 StoreMessage = Callable[[Connection, InboundPart, str, bytes, "str | None", dt.datetime], None]
 

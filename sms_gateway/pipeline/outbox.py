@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import ColumnElement, Connection, Row, bindparam, or_, select, update
 
 from permits import ledger
-from permits.bulk import Bulk
-from sms_gateway.schema import delivery_receipts, link_health, outbox
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
+from storage.bulk import Bulk
+from storage.tables.messages import delivery_receipts, link_health, outbox
 
 FINAL_RECEIPT_STATES = {"DELIVRD": "delivered", "UNDELIV": "failed", "EXPIRED": "failed",
                         "REJECTD": "failed", "DELETED": "failed"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from sms_gateway.encoding.errors import CodecError
+from sms_encoding.errors import CodecError
 from sms_gateway.transport import Concat
 
 _CONCAT_8BIT, _CONCAT_16BIT = 0x00, 0x08

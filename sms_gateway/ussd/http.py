@@ -15,7 +15,7 @@ import logging
 from flask import Blueprint, Response, request
 from sqlalchemy import Engine
 
-from permits.ussd import UssdMenu, dialled_inputs
+from permits.ussd_menu import UssdMenu, dialled_inputs
 from sms_gateway.clock import Clock
 
 log = logging.getLogger(__name__)

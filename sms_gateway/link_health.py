@@ -9,9 +9,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
-from permits.ledger import upsert
-from sms_gateway.schema import link_health
 from sms_gateway.transport import LinkHealth
+from storage.dialect import upsert
+from storage.tables.messages import link_health
 
 
 class HealthBoard:

@@ -1,4 +1,4 @@
-"""USSD over SMPP: sessions kept in the database, screens from the menu in `permits.ussd`.
+"""USSD over SMPP: sessions kept in the database, screens from the menu in `permits.ussd_menu`.
 
 The network opens a session with `ussd_service_op` 1 (PSSR indication, the dialled string);
 we ask with 2 (USSR request) and end with 17 (PSSR response); the officer's typed answer comes
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Row, delete, select
 
-from permits.ledger import upsert
-from permits.ussd import Screen, UssdMenu, dialled_inputs
-from sms_gateway.outbox import new_row
-from sms_gateway.schema import ussd_sessions
+from permits.ussd_menu import Screen, UssdMenu, dialled_inputs
+from sms_gateway.pipeline.outbox import new_row
+from storage.dialect import upsert
+from storage.tables.messages import ussd_sessions
 
 PSSR_INDICATION, USSR_REQUEST, PSSR_RESPONSE, USSR_CONFIRM = 1, 2, 17, 18
 USSD_PRIORITY = 2

@@ -12,7 +12,7 @@ import codecs
 import functools
 import re
 
-from sms_gateway.encoding.errors import CodecError
+from sms_encoding.errors import CodecError
 
 ESC = 0x1B
 

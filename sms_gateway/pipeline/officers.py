@@ -8,9 +8,9 @@ import threading
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from permits.schema import officers
 from sms_gateway.clock import Clock
-from sms_gateway.store_errors import store_failure
+from sms_gateway.pipeline.store_errors import store_failure
+from storage.tables.ledger import officers
 
 log = logging.getLogger(__name__)
 

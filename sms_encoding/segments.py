@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sms_gateway.encoding import gsm7
-from sms_gateway.encoding.errors import CodecError, MessageTooLong
+from sms_encoding import gsm7
+from sms_encoding.errors import CodecError, MessageTooLong
 
 DCS_GSM7 = 0
 DCS_UCS2 = 8

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 
-from permits.bulk import Bulk
 from permits.messages import Inbound, Outcome
 from permits.service import Rules
-from permits.ussd import UssdMenu
+from permits.ussd_menu import UssdMenu
 from sms_gateway.clock import Clock, utc_now
-from sms_gateway.db import transaction
-from sms_gateway.notify import OUTBOX, notify
-from sms_gateway.outbox import new_row
-from sms_gateway.schema import inbox, outbox
-from sms_gateway.ussd_sessions import UssdSessions
+from sms_gateway.pipeline.notify import OUTBOX, notify
+from sms_gateway.pipeline.outbox import new_row
+from sms_gateway.ussd.sessions import UssdSessions
+from storage.bulk import Bulk
+from storage.db import transaction
+from storage.tables.messages import inbox, outbox
 
 log = logging.getLogger(__name__)
 # How often the dispatcher looks for officers' messages other nodes stored (its own inbox

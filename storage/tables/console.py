@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, String, Table
 
-from permits.schema import UtcDateTime, metadata
-from sms_gateway.schema import outbox
+from storage.base import UtcDateTime, metadata
+from storage.tables.messages import outbox
 
 operators = Table(
     "operators", metadata,

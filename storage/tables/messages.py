@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from permits.schema import UtcDateTime, metadata
+from storage.base import UtcDateTime, metadata
 
 inbox = Table(
     "inbox", metadata,

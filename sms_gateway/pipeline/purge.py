@@ -13,9 +13,9 @@ from sqlalchemy import Connection, Engine, delete
 
 from permits import retention
 from permits.ledger import hour_of
-from permits.schema import reply_counts
 from permits.service import Rules
-from sms_gateway.schema import delivery_receipts, inbox, inbox_parts, outbox, ussd_sessions
+from storage.tables.ledger import reply_counts
+from storage.tables.messages import delivery_receipts, inbox, inbox_parts, outbox, ussd_sessions
 
 log = logging.getLogger(__name__)
 _FINAL = ("sent", "delivered", "failed", "expired")

@@ -14,16 +14,16 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from permits.bulk import Bulk
-from permits.ledger import insert_for
 from sms_gateway.clock import Clock, utc_now
-from sms_gateway.db import transaction
-from sms_gateway.notify import INBOX, notify
-from sms_gateway.officers import OfficerNumbers
-from sms_gateway.reassembly import Reassembly
-from sms_gateway.schema import inbox
-from sms_gateway.store_errors import StoreOutage, store_failure
+from sms_gateway.pipeline.notify import INBOX, notify
+from sms_gateway.pipeline.officers import OfficerNumbers
+from sms_gateway.pipeline.reassembly import Reassembly
+from sms_gateway.pipeline.store_errors import StoreOutage, store_failure
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
+from storage.bulk import Bulk
+from storage.db import transaction
+from storage.dialect import insert_for
+from storage.tables.messages import inbox
 
 log = logging.getLogger(__name__)
 # A message stored twice (a transport's redelivery with the same dedup key) is kept once.

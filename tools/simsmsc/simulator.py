@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sms_gateway.smpp import pdu
-from sms_gateway.smpp.sim_messages import SubmitRecord, mo_messages, read_submit, receipt_message
-from sms_gateway.smpp.status import Command, Status
+from sms_gateway.smpp.constants import Command, Status
+from tools.simsmsc.messages import SubmitRecord, mo_messages, read_submit, receipt_message
 
 log = logging.getLogger(__name__)
 

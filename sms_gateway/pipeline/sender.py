@@ -12,11 +12,11 @@ from dataclasses import replace
 
 from sqlalchemy import Connection, Engine
 
-from sms_gateway import outbox
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import PipelineSettings
-from sms_gateway.db import transaction
+from sms_gateway.pipeline import outbox
 from sms_gateway.transport import SendResult, Transport
+from storage.db import transaction
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,15 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Engine, select
 
-from permits.ledger import upsert
 from permits.service import Rules
-from sms_gateway import health, outbox, retention
+from sms_gateway import link_health
 from sms_gateway.clock import Clock
 from sms_gateway.config import Config
-from sms_gateway.inbox import Inbox
-from sms_gateway.schema import inbox_parts, nodes
+from sms_gateway.pipeline import outbox, purge
+from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import Transport
+from storage.dialect import upsert
+from storage.tables.messages import inbox_parts, nodes
 
 log = logging.getLogger(__name__)
 REROUTE_AFTER = dt.timedelta(seconds=30)
@@ -30,7 +31,7 @@ class Maintenance:
     """Periodic jobs of one node; each is safe to run on every node at once."""
 
     def __init__(self, config: Config, engine: Engine, rules: Rules, inbox: Inbox,
-                 transports: Sequence[Transport], board: health.HealthBoard, *, node: str,
+                 transports: Sequence[Transport], board: link_health.HealthBoard, *, node: str,
                  clock: Clock, wake: Callable[[], None]) -> None:
         self.config, self.engine, self.rules, self.inbox = config, engine, rules, inbox
         self.transports, self.board, self.node = transports, board, node
@@ -78,7 +79,7 @@ class Maintenance:
         for transport in self.transports:
             reports[transport.channel] = transport.health()
         with self.engine.begin() as conn:
-            health.save(conn, reports.values(), self.node, self.clock())
+            link_health.save(conn, reports.values(), self.node, self.clock())
 
     def heartbeat(self) -> None:
         """This node is alive; the status page lists nodes and when each was last heard of."""
@@ -90,4 +91,4 @@ class Maintenance:
             }], ["name"], ["host", "pid", "started_at", "heartbeat_at", "transports"])
 
     def purge(self) -> None:
-        retention.purge(self.engine, self.rules, self.config.retain_days, self.clock())
+        purge.purge(self.engine, self.rules, self.config.retain_days, self.clock())

@@ -1,0 +1,1 @@
+"""The message path: durable inbox, reassembly, dispatcher, outbox, senders, upkeep."""

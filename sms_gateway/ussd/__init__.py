@@ -1,0 +1,1 @@
+"""USSD sessions over SMPP and USSD over HTTP; the menu itself is rules (permits.ussd_menu)."""
