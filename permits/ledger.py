@@ -73,7 +73,7 @@ def hour_of(now: dt.datetime) -> dt.datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-def read_snapshot(conn: Connection, phones: Sequence[str], today: dt.date, now: dt.datetime,
+def read_snapshot(conn: Connection, phones: Sequence[str], *, today: dt.date, now: dt.datetime,
                   miss_since: dt.datetime, running_since: dt.date) -> Snapshot:
     snap = Snapshot()
     unique = sorted(set(phones))

@@ -37,7 +37,9 @@ def state_now(state: str, valid_from: dt.datetime, valid_until: dt.datetime,
 
 
 def list_permits(conn: Connection, now: dt.datetime, phone: str | None = None,
-                 country: str = "RU", limit: int = 1000) -> list[PermitView]:
+                 country: str = "RU", *, limit: int | None = 1000,
+                 since: dt.datetime | None = None) -> list[PermitView]:
+    """Newest first; `limit` None for all of them, `since` for those issued from then on."""
     query = (select(permits.c.code, residents.c.phone, residents.c.name, permits.c.reason,
                     permits.c.valid_from, permits.c.valid_until, permits.c.state,
                     permits.c.issued_by)
@@ -45,6 +47,8 @@ def list_permits(conn: Connection, now: dt.datetime, phone: str | None = None,
              .order_by(permits.c.id.desc()).limit(limit))
     if phone:
         query = query.where(residents.c.phone == phones.normalize(phone, country))
+    if since is not None:
+        query = query.where(permits.c.issued_at >= since)
     return [PermitView(codes.display(r.code), r.phone, r.name, r.reason,
                        r.valid_from.isoformat(), r.valid_until.isoformat(),
                        state_now(r.state, r.valid_from, r.valid_until, now), r.issued_by)

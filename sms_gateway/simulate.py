@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, update
 
@@ -17,9 +18,17 @@ from storage.tables.messages import inbox, outbox
 CHANNEL = "loopback:simulate"
 
 
+@dataclass(frozen=True)
+class Simulated:
+    """What became of the message: the rules' outcome and the reply texts, in order."""
+
+    outcome: str
+    replies: list[str]
+
+
 def simulate(engine: Engine, rules: Rules, sender: str, text: str, *,
-             clock: Clock = utc_now, timeout: float = 60.0) -> list[str]:
-    """Store, dispatch and 'send' one message; returns the reply texts in order."""
+             clock: Clock = utc_now, timeout: float = 60.0) -> Simulated:
+    """Store, dispatch and 'send' one message."""
     key = f"simulate:{uuid.uuid4()}"
     Inbox(engine, clock=clock).store([InboundPart(CHANNEL, sender, text, clock(),
                                                   dedup_key=key)])
@@ -27,7 +36,7 @@ def simulate(engine: Engine, rules: Rules, sender: str, text: str, *,
     deadline = time.monotonic() + timeout
     while True:
         with engine.connect() as conn:
-            row = conn.execute(select(inbox.c.id, inbox.c.state)
+            row = conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.outcome)
                                .where(inbox.c.dedup_key == key)).one()
         if row.state == "done":
             break
@@ -41,4 +50,4 @@ def simulate(engine: Engine, rules: Rules, sender: str, text: str, *,
                                .order_by(outbox.c.id)).all()
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in replies]))
                      .values(state="sent", updated_at=clock(), attempts=1))
-    return [r.text for r in replies]
+    return Simulated(row.outcome or "", [r.text for r in replies])

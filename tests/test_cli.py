@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import subprocess
 import sys
+import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from permits.ledger import hour_of
 from storage.db import make_engine
-from storage.tables.ledger import permits
+from storage.tables.console import audit_log
+from storage.tables.ledger import permits, reply_counts
 from tests.conftest import ROOT
 
 RESIDENTS = (
@@ -193,3 +197,92 @@ def test_an_unusable_database_is_a_clear_error_not_a_traceback(tmp_path):
 def test_an_officer_needs_a_name(gateway):
     result = gateway("officers", "add", "+79370000099", "--name", "  ", check=False)
     assert result.returncode == 1 and "needs a name" in result.stderr
+
+
+def test_help_lists_every_command_with_a_line_each(gateway):
+    shown = gateway("--help").stdout
+    for command in ("db upgrade", "residents import", "officers add", "officers list",
+                    "officers remove", "districts enable", "districts disable", "permits list",
+                    "permits revoke", "simulate", "run", "web", "operators add"):
+        line = next((row for row in shown.splitlines()
+                     if row.strip().startswith(command + " ")), "")
+        assert len(line.split(maxsplit=len(command.split()))) > len(command.split()), command
+
+
+def test_db_upgrade_says_what_it_did(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "new.db"}"\n')
+
+    def upgrade() -> str:
+        return subprocess.run([sys.executable, "-m", "sms_gateway.cli", "--config", str(config),
+                               "db", "upgrade"], capture_output=True, text=True, cwd=ROOT,
+                              check=True).stdout
+
+    assert upgrade().startswith("database created (revision ")
+    assert upgrade().startswith("database is up to date (revision ")
+
+
+def test_changes_made_from_the_command_line_are_in_the_audit_log(gateway, tmp_path):
+    csv = tmp_path / "residents.csv"
+    csv.write_text(RESIDENTS, encoding="utf-8")
+    gateway("residents", "import", str(csv))
+    gateway("officers", "add", "+79370000099", "--name", "Сержант")
+    gateway("officers", "remove", "+79370000099")
+    gateway("districts", "enable", "samara")
+    code = gateway("simulate", "--from", "+79270000001", "ВЫХОД 1").stdout.split()[1]
+    gateway("permits", "revoke", code)
+    engine = make_engine(gateway.url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.operator, audit_log.c.action,
+                                   audit_log.c.detail).order_by(audit_log.c.id)).all()
+    engine.dispose()
+    assert [r.action for r in rows] == ["residents_imported", "officer_added",
+                                        "officer_deactivated", "district_on", "permit_revoked"]
+    assert all(r.operator == f"cli:{getpass.getuser()}" for r in rows)
+    assert rows[-1].detail == code and "+7937***0099" in rows[1].detail
+    assert "79370000099" not in " ".join(r.detail for r in rows)
+
+
+def test_permits_list_shows_local_times_under_a_header_and_json_keeps_utc(gateway, tmp_path):
+    csv = tmp_path / "residents.csv"
+    csv.write_text(RESIDENTS, encoding="utf-8")
+    gateway("residents", "import", str(csv))
+    gateway("simulate", "--from", "+79270000001", "ВЫХОД 1")
+    [permit] = json.loads(gateway("permits", "list", "--json").stdout)
+    start = dt.datetime.fromisoformat(permit["valid_from"])
+    assert start.utcoffset() == dt.timedelta(0)
+    header, row = gateway("permits", "list").stdout.splitlines()
+    assert header.split("\t")[:5] == ["code", "phone", "reason", "from", "until"]
+    local = start.astimezone(zoneinfo.ZoneInfo("Europe/Samara")).strftime("%Y-%m-%d %H:%M")
+    assert row.split("\t")[3] == local
+
+
+def test_permits_list_says_when_it_cut_the_list(gateway, tmp_path):
+    csv = tmp_path / "residents.csv"
+    csv.write_text(RESIDENTS, encoding="utf-8")
+    gateway("residents", "import", str(csv))
+    for sender in ("+79270000001", "89270000002"):
+        gateway("simulate", "--from", sender, "ВЫХОД 1")
+    cut = gateway("permits", "list", "--limit", "1")
+    assert len(cut.stdout.splitlines()) == 2 and "--all" in cut.stderr
+    whole = gateway("permits", "list", "--all")
+    assert len(whole.stdout.splitlines()) == 3 and whole.stderr == ""
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Samara")).date()
+    later = gateway("permits", "list", "--since", str(today + dt.timedelta(days=1)))
+    assert len(later.stdout.splitlines()) == 1
+    assert gateway("permits", "list", "--since", "yesterday", check=False).returncode == 1
+
+
+def test_simulate_says_on_stderr_why_nothing_was_sent(gateway, tmp_path):
+    quiet = gateway("simulate", "--from", "MEGAFON", "Ваш баланс 100 руб")
+    assert quiet.stdout == "" and "alphanumeric" in quiet.stderr
+    csv = tmp_path / "residents.csv"
+    csv.write_text(RESIDENTS, encoding="utf-8")
+    gateway("residents", "import", str(csv))
+    engine = make_engine(gateway.url)
+    with engine.begin() as conn:  # the hour's replies are spent
+        conn.execute(reply_counts.insert().values(
+            phone="+79270000001", hour=hour_of(dt.datetime.now(dt.UTC)), count=100))
+    engine.dispose()
+    capped = gateway("simulate", "--from", "+79270000001", "СТАТУС")
+    assert capped.stdout == "" and "reply cap" in capped.stderr

@@ -208,6 +208,24 @@ def test_replies_are_capped_per_number_per_hour(send, rules, clock):
     assert len(send(RESIDENT, "hello").replies) == 1
 
 
+def test_a_message_held_back_by_the_cap_says_so_and_is_logged_once_an_hour(
+        send, rules, clock, engine, caplog):
+    limit = rules.settings.replies_per_hour
+    with caplog.at_level("WARNING", logger="permits.reply_cap"):
+        kinds = [send(RESIDENT, "СТАТУС").kind for _ in range(limit + 3)]
+    assert kinds == ["status"] * limit + ["capped"] * 3
+    said = [r.getMessage() for r in caplog.records if r.name == "permits.reply_cap"]
+    assert len(said) == 1 and "+7927***0001" in said[0] and RESIDENT not in said[0]
+    with engine.connect() as conn:
+        recorded = conn.scalars(select(outcomes.c.kind).where(outcomes.c.kind == "capped")).all()
+    assert len(recorded) == 3
+    clock.advance(hours=1)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="permits.reply_cap"):
+        kinds = [send(RESIDENT, "СТАТУС").kind for _ in range(limit + 1)]
+    assert kinds[-1] == "capped" and len(caplog.records) == 1
+
+
 def test_alphanumeric_senders_never_get_a_reply(send, engine):
     for sender in ("MTS", "Beeline", "Tele2 Info"):
         outcome = send(sender, "Ваш баланс 100 руб. EXIT")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from sms_gateway.web import audit, params
+from sms_gateway import audit
+from sms_gateway.web import params
 from sms_gateway.web.context import reading
 
 bp = Blueprint("audit", __name__)

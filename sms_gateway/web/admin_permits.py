@@ -9,8 +9,8 @@ from sqlalchemy import Connection
 from werkzeug.wrappers import Response
 
 from permits import codes, ledger, phones
-from sms_gateway import admin
-from sms_gateway.web import audit, params
+from sms_gateway import admin, audit
+from sms_gateway.web import params
 from sms_gateway.web.auth import operator_name
 from sms_gateway.web.context import now, reading, services, writing
 

@@ -6,7 +6,8 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from permits import phones, registry
-from sms_gateway.web import audit, params, queries
+from sms_gateway import audit
+from sms_gateway.web import params, queries
 from sms_gateway.web.auth import operator_name
 from sms_gateway.web.context import now, reading, services, writing
 

@@ -10,8 +10,8 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from permits import phones, registry
-from sms_gateway import admin
-from sms_gateway.web import audit, params, queries
+from sms_gateway import admin, audit
+from sms_gateway.web import params, queries
 from sms_gateway.web.auth import operator_name
 from sms_gateway.web.context import now, reading, services, writing
 from sms_gateway.web.issuing import IssueError, issue_for

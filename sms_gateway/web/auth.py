@@ -21,7 +21,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from sms_gateway.web import audit, csrf, throttle
+from sms_gateway import audit
+from sms_gateway.web import csrf, throttle
 from sms_gateway.web.context import now, reading, writing
 from sms_gateway.web.operators import (
     MAX_PASSWORD,

@@ -1,0 +1,113 @@
+"""Residents' requests: a permit to go out (or why none is needed or left), and their status.
+
+One active permit at a time: asking again while a permit is valid returns it and spends
+nothing. The daily quota is a number of slots per local day; the database's unique
+(resident, day, slot) constraint is what finally enforces it (see `batch.Batch`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from permits import codes, ledger, phones
+from permits.ledger import Permit, Person
+from permits.messages import Outcome
+from permits.parser import ExitRequest
+from permits.replies import Texts
+
+if TYPE_CHECKING:
+    from permits.batch import Batch
+
+
+def exit_request(batch: Batch, phone: str, request: ExitRequest, texts: Texts,
+                 officer: bool) -> Outcome:
+    reason = request.reason
+    if reason is None:
+        if request.unknown_number is not None:
+            last = max(r.number for r in batch.settings.reasons)
+            text = texts("no_such_reason", number=request.unknown_number, last=last)
+        else:
+            text = texts("ask_reason")
+        return batch.outcome(phone, text, "ask_reason", officer=officer)
+    person = batch.snap.residents.get(phone)
+    district = person.district_id if person else None
+    if reason.exempt:
+        return batch.outcome(phone, texts("exempt", reason=texts.reason(reason)), "exempt",
+                             reason=reason.number, district=district, officer=officer)
+    if person is None and _may_register(batch, phone):
+        person = ledger.register(batch.conn, phone, batch.settings.open_district, batch.now)
+        if person:
+            batch.snap.residents[phone] = person
+    if person is None:
+        return batch.outcome(phone, texts("not_resident"), "not_resident",
+                             reason=reason.number, officer=officer)
+    if not person.district_enabled:
+        return batch.outcome(phone, texts("district_off",
+                                          district=texts.district(person.district_name)),
+                             "district_off", reason=reason.number, district=district)
+    held = batch.snap.permits[person.id]
+    active = active_permit(held, batch.now)
+    if active:
+        text = texts("active", code=codes.display(active.code),
+                     end=texts.time(active.valid_until), reason=reason_name(batch, active, texts))
+        return batch.outcome(phone, text, "repeated", permit=active, district=district)
+    slot = free_slot(held, batch.today, batch.settings.per_day)
+    if slot is None:
+        midnight = batch.rules.next_local_midnight(batch.now)
+        text = texts("quota", per_day=batch.settings.per_day, time=texts.time(midnight),
+                     date=texts.date(midnight))
+        return batch.outcome(phone, text, "quota", reason=reason.number, district=district)
+    permit = _new_permit(batch, person, reason.number, slot)
+    held.append(permit)
+    batch.new_permits[permit.code] = permit
+    left = batch.settings.per_day - len(used_slots(held, batch.today))
+    text = texts("issued", code=codes.display(permit.code), start=texts.time(permit.valid_from),
+                 end=texts.time(permit.valid_until), reason=reason_name(batch, permit, texts),
+                 left=left)
+    return batch.outcome(phone, text, "issued", permit=permit, district=district)
+
+
+def status(batch: Batch, phone: str, texts: Texts) -> str:
+    person = batch.snap.residents.get(phone)
+    if person is None:
+        return texts("not_resident")
+    held = batch.snap.permits[person.id]
+    left = batch.settings.per_day - len(used_slots(held, batch.today))
+    active = active_permit(held, batch.now)
+    if active:
+        return texts("status_active", code=codes.display(active.code),
+                     end=texts.time(active.valid_until),
+                     reason=reason_name(batch, active, texts), left=left)
+    return texts("status_none", left=left, per_day=batch.settings.per_day)
+
+
+def used_slots(held: list[Permit], today: dt.date) -> set[int]:
+    """Today's slots spent: issued, revoked or over (a refunded permit gave its slot back)."""
+    return {p.slot for p in held if p.local_day == today and p.slot is not None}
+
+
+def free_slot(held: list[Permit], today: dt.date, per_day: int) -> int | None:
+    used = used_slots(held, today)
+    return next((s for s in range(1, per_day + 1) if s not in used), None)
+
+
+def active_permit(held: list[Permit], now: dt.datetime) -> Permit | None:
+    return next((p for p in held if p.is_active(now)), None)
+
+
+def reason_name(batch: Batch, permit: Permit, texts: Texts) -> str:
+    reason = batch.settings.reason(permit.reason)
+    return texts.reason(reason) if reason else str(permit.reason)
+
+
+def _may_register(batch: Batch, phone: str) -> bool:
+    return (batch.settings.registration == "open"
+            and phones.is_mobile_of(phone, batch.settings.country))
+
+
+def _new_permit(batch: Batch, person: Person, reason: int, slot: int) -> Permit:
+    minutes = batch.settings.validity_for(batch.settings.reason(reason))
+    return Permit(id=0, code=codes.generate(), resident_id=person.id, local_day=batch.today,
+                  slot=slot, reason=reason, valid_from=batch.now,
+                  valid_until=batch.now + dt.timedelta(minutes=minutes), state="issued")

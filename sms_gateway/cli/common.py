@@ -1,0 +1,52 @@
+"""What every command shares: the prepared engine, its error, the audit trail, local times."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import zoneinfo
+
+from sqlalchemy import Connection, Engine
+
+from permits import registry
+from sms_gateway import audit, migrate
+from sms_gateway.clock import utc_now
+from sms_gateway.config import Config
+from storage.db import make_engine
+
+
+class CommandError(Exception):
+    """A command that cannot do what was asked; its message is shown, exit code 1."""
+
+
+def prepare(config: Config) -> Engine:
+    """The engine, with the schema up to date and the configured districts present."""
+    return prepare_reporting(config)[0]
+
+
+def prepare_reporting(config: Config) -> tuple[Engine, migrate.Upgrade]:
+    engine = make_engine(config.database_url)
+    upgrade = migrate.upgrade(engine)
+    with engine.begin() as conn:
+        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in config.districts])
+    return engine, upgrade
+
+
+def os_user() -> str:
+    """Who ran the command, as the audit log names them: `cli:<login>`."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no login name: a container's bare uid
+        name = f"uid{os.getuid()}"
+    return f"cli:{name}"
+
+
+def record(conn: Connection, action: str, detail: str) -> None:
+    """A change made from the command line, in the audit log beside the console's."""
+    audit.record(conn, os_user(), action, detail, utc_now())
+
+
+def local_time(moment: dt.datetime, config: Config) -> str:
+    """`2026-11-25 13:05` in the service's time zone, as residents read it in their SMS."""
+    return moment.astimezone(zoneinfo.ZoneInfo(config.rules.timezone)).strftime("%Y-%m-%d %H:%M")

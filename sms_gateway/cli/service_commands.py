@@ -1,0 +1,89 @@
+"""Running the service: `db upgrade`, `simulate`, `run`, `web`, and the console's `operators`."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+
+from permits.service import Rules
+from sms_gateway.cli.common import CommandError, prepare, prepare_reporting, record
+from sms_gateway.clock import utc_now
+from sms_gateway.config import Config
+
+# Why a message got no reply, in words for whoever ran `simulate`.
+_SILENT = {
+    "ignored": "no reply: {sender} is not a phone number (alphanumeric senders never get a"
+               " reply, so two automatic systems cannot answer each other for ever)",
+    "capped": "no reply: this number has had {cap} replies this hour (the per-number reply"
+              " cap stops loops); messages are answered again from the next hour",
+}
+
+
+def db_upgrade(config: Config, args: argparse.Namespace) -> None:
+    _, upgrade = prepare_reporting(config)
+    print(upgrade.describe())
+
+
+def simulate(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.simulate import simulate
+
+    result = simulate(prepare(config), Rules(config.rules), args.sender, args.text)
+    for reply in result.replies:
+        print(reply)
+    if not result.replies:
+        why = _SILENT.get(result.outcome, "no reply ({outcome})")
+        print(why.format(sender=args.sender, cap=config.rules.replies_per_hour,
+                         outcome=result.outcome), file=sys.stderr)
+
+
+def run(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.runner import run
+
+    run(config, prepare(config), node=args.node, web=not args.no_web)
+
+
+def web(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.runner import serve_web
+
+    serve_web(config, prepare(config))
+
+
+def operators_add(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.web.operators import OperatorError, add_operator, read_password
+
+    try:
+        password = read_password(sys.stdin, sys.stdin.isatty())
+        with prepare(config).begin() as conn:
+            add_operator(conn, args.username, password, utc_now())
+            record(conn, "operator_added", args.username)
+    except OperatorError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"operator {args.username} added")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    db = sub.add_parser("db", help="the database schema").add_subparsers(
+        dest="db", required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="create or migrate the schema (Alembic)").set_defaults(
+        func=db_upgrade)
+
+    sim = sub.add_parser("simulate", help="handle one SMS exactly as a transport's would and"
+                                          " print each reply")
+    sim.add_argument("--from", dest="sender", required=True, help="the sender's number")
+    sim.add_argument("text")
+    sim.set_defaults(func=simulate)
+
+    run_ = sub.add_parser("run", help="run the gateway: transports, pipeline, scheduler, web"
+                                      " console, until SIGTERM or SIGINT")
+    run_.add_argument("--node", default=socket.gethostname(), help="this node's name")
+    run_.add_argument("--no-web", action="store_true", help="do not serve the web console")
+    run_.set_defaults(func=run)
+    sub.add_parser("web", help="serve only the operators' web console").set_defaults(func=web)
+
+    ops = sub.add_parser("operators", help="the web console's operators").add_subparsers(
+        dest="operators", required=True, metavar="ACTION")
+    add = ops.add_parser("add", help="add a web operator (the password is asked for, or read"
+                                     " from standard input)")
+    add.add_argument("username")
+    add.set_defaults(func=operators_add)
