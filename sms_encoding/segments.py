@@ -2,7 +2,8 @@
 
 Parts are cut on the encoded form (septets or UTF-16 code units), so the limits hold exactly,
 and never between ESC and its extension char nor inside a surrogate pair: a phone would show
-garbage at the seam.
+garbage at the seam. Where a space lies close before the limit the cut moves there, so a phone
+that shows the parts apart shows whole words.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ DCS_UCS2 = 8
 # One SMS carries 140 octets of user data; a concatenation UDH (6 octets) leaves 134.
 GSM7_SINGLE, GSM7_PART = 160, 153  # septets
 UCS2_SINGLE, UCS2_PART = 140, 134  # octets: 70 / 67 UTF-16 code units
+# How far back from a part's limit a cut may move to fall between words (in characters).
+WORD_SLACK = 12
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class _Scheme:
     single: int  # encoded size that fits one SMS
     size: int  # encoded size of one part of a concatenated SMS
     cut: Callable[[bytes, int], int]  # moves a part's end off a pair it would tear
+    space: bytes  # a space, encoded: the unit a part would rather end after
 
     def split(self, data: bytes) -> list[bytes]:
         if len(data) <= self.single:
@@ -57,10 +61,19 @@ class _Scheme:
         while start < len(data):
             end = start + self.size
             if end < len(data):
-                end = self.cut(data, end)
+                end = self._after_a_space(data, start, self.cut(data, end))
             chunks.append(data[start:end])
             start = end
         return chunks
+
+    def _after_a_space(self, data: bytes, start: int, end: int) -> int:
+        """`end`, or just after the last space at most WORD_SLACK characters before it."""
+        unit = len(self.space)
+        lowest = max(start + unit, end - WORD_SLACK * unit)
+        for at in range(end - unit, lowest - 1, -unit):
+            if data[at:at + unit] == self.space:
+                return at + unit
+        return end
 
 
 def _before_escape(septets: bytes, end: int) -> int:
@@ -91,5 +104,7 @@ def decode_ucs2(data: bytes) -> str:
     return data.decode("utf-16-be", "replace")
 
 
-_GSM7 = _Scheme(DCS_GSM7, gsm7.encode, gsm7.decode, GSM7_SINGLE, GSM7_PART, _before_escape)
-_UCS2 = _Scheme(DCS_UCS2, encode_ucs2, decode_ucs2, UCS2_SINGLE, UCS2_PART, _before_high_surrogate)
+_GSM7 = _Scheme(DCS_GSM7, gsm7.encode, gsm7.decode, GSM7_SINGLE, GSM7_PART, _before_escape,
+                space=gsm7.encode(" "))
+_UCS2 = _Scheme(DCS_UCS2, encode_ucs2, decode_ucs2, UCS2_SINGLE, UCS2_PART, _before_high_surrogate,
+                space=encode_ucs2(" "))

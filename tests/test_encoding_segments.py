@@ -244,3 +244,16 @@ def test_parse_of_any_bytes_raises_only_codec_error(data):
     except CodecError:
         return
     assert 1 <= length <= len(data)
+
+
+@pytest.mark.parametrize("word", ["слово", "word"])
+def test_a_part_ends_between_words_when_a_space_is_near_its_limit(word):
+    text = " ".join([word] * 80)
+    parts = plan(text).parts
+    assert len(parts) > 1 and "".join(parts) == text
+    assert all(part.endswith(" ") for part in parts[:-1])
+
+
+def test_a_long_word_is_still_cut_at_the_limit():
+    text = "a" * 100 + " " + "b" * 100
+    assert plan(text).parts == ("a" * 100 + " " + "b" * 52, "b" * 48)

@@ -6,6 +6,9 @@ import dataclasses
 import datetime as dt
 import re
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from permits import codes
@@ -121,7 +124,7 @@ def test_a_missing_or_unknown_reason_is_asked_for(send):
 
 def test_help_lists_the_numbered_reasons_and_status_tells_what_is_left(send):
     help_text = send(RESIDENT, "ПОМОЩЬ").replies[0].text
-    assert "1 магазин" in help_text and "10 вынос мусора" in help_text
+    assert "1 магазин" in help_text and "Без пропуска:" in help_text and "мусор" in help_text
     assert "Осталось сегодня: 2 из 2" in send(RESIDENT, "СТАТУС").replies[0].text
     code = code_in(send(RESIDENT, "EXIT 2").replies[0].text)
     status = send(RESIDENT, "status").replies[0].text
@@ -396,3 +399,27 @@ def test_long_configured_names_still_fit_one_sms(engine, config, clock, people):
         texts.append(rules.handle(conn, [Inbound(OFFICER, f"CHECK {code}", "t", clock())],
                                   clock())[0].replies[0].text)
     assert all(len(t) <= 70 for t in texts), texts
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_help_fits_two_sms_in_the_encoding_it_travels_in(rules, language):
+    from permits.replies import sms_parts
+
+    text = rules.texts(language == "en").help(rules.settings.reasons)
+    assert sms_parts(text) <= 2 and "1 " in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщыьэюя xyzQ{}€😀", min_size=1,
+                        max_size=40).map(str.strip).filter(bool), min_size=1, max_size=40))
+def test_help_of_any_catalogue_fits_two_sms(names):
+    from zoneinfo import ZoneInfo
+
+    from permits.reasons import Reason
+    from permits.replies import Texts, sms_parts
+
+    reasons = tuple(Reason(n + 1, name, name, (name,), exempt=n % 2 == 1)
+                    for n, name in enumerate(names))
+    for language in ("ru", "en"):
+        text = Texts(language, ZoneInfo("Europe/Samara")).help(reasons)
+        assert sms_parts(text) <= 2
