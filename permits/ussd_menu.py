@@ -65,7 +65,7 @@ def dialled_inputs(dialled: str, service_code: str) -> list[str] | None:
 class UssdMenu:
     """The screens; the caller owns the transaction (SMPP: the dispatcher's; HTTP: a request's)."""
 
-    def __init__(self, rules: Rules, service_code: str = "*377#") -> None:
+    def __init__(self, rules: Rules, service_code: str) -> None:
         self.rules, self.service_code = rules, service_code
         self.language = rules.settings.language
         self._screens = _SCREENS[self.language]

@@ -9,7 +9,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine
 
 from permits.service import Rules
-from permits.ussd_menu import UssdMenu
 from sms_gateway import link_health
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
@@ -38,8 +37,7 @@ class Gateway:
         self.transports = list(transports)
         self.rules = Rules(config.rules)
         self.board = link_health.HealthBoard()
-        ussd = UssdSessions(UssdMenu(self.rules, config.ussd["service_code"]),
-                            config.ussd["session_seconds"])
+        ussd = UssdSessions.configured(self.rules, config.ussd)
         self.dispatcher = Dispatcher(engine, self.rules, batch_size=config.pipeline.batch_size,
                                      clock=clock, ussd=ussd)
         # A modem pool sends one SMS per modem at a time: one sender per modem, one message

@@ -10,9 +10,11 @@ from sqlalchemy import Engine, select, update
 
 from permits.service import Rules
 from sms_gateway.clock import Clock, utc_now
+from sms_gateway.config import Config
 from sms_gateway.pipeline.dispatcher import Dispatcher
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import InboundPart
+from sms_gateway.ussd.sessions import UssdSessions
 from storage.tables.messages import inbox, outbox
 
 CHANNEL = "loopback:simulate"
@@ -26,13 +28,15 @@ class Simulated:
     replies: list[str]
 
 
-def simulate(engine: Engine, rules: Rules, sender: str, text: str, *,
+def simulate(engine: Engine, config: Config, sender: str, text: str, *,
              clock: Clock = utc_now, timeout: float = 60.0) -> Simulated:
     """Store, dispatch and 'send' one message."""
     key = f"simulate:{uuid.uuid4()}"
     Inbox(engine, clock=clock).store([InboundPart(CHANNEL, sender, text, clock(),
                                                   dedup_key=key)])
-    dispatcher = Dispatcher(engine, rules, batch_size=50, clock=clock)
+    rules = Rules(config.rules)
+    dispatcher = Dispatcher(engine, rules, ussd=UssdSessions.configured(rules, config.ussd),
+                            batch_size=50, clock=clock)
     deadline = time.monotonic() + timeout
     while True:
         with engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,34 @@ def test_open_registration_needs_a_district_for_newcomers():
     config = from_dict({"permits": {"registration": "open", "open_district": "kinel"},
                         "districts": [{"id": "kinel", "name": "Кинель", "enabled": True}]}, ROOT)
     assert config.rules.open_district == "kinel"
+
+
+def test_a_mistake_in_a_file_names_the_file_the_table_and_the_key(tmp_path):
+    path = tmp_path / "gateway.toml"
+    path.write_text('[[smpp]]\nname = "op"\nhost = "h"\nsystem_id = "gw"\nwindow = 0\n')
+    with pytest.raises(ConfigError) as error:
+        load(path)
+    assert str(error.value).startswith(f"{path}: [[smpp]] #1 window: expected a whole number")
+
+
+@pytest.mark.parametrize(("table", "row", "message"), [
+    ("modems", {"name": "m", "port": "/dev/x", "poll_seconds": 0}, "poll_seconds"),
+    ("modems", {"name": "m", "port": "/dev/x", "reconnect_min_seconds": 9,
+                "reconnect_max_seconds": 1}, "reconnect_max_seconds: below"),
+    ("modems", {"name": "m", "port": "/dev/x", "speed": 9600}, "unknown key 'speed'"),
+    ("smpp", {"name": "op", "host": "h", "system_id": "x" * 16}, "system_id: expected ASCII"),
+    ("smpp", {"name": "op", "host": "h", "system_id": "gw", "bind_mode": "receiver"},
+     "bind_mode"),
+])
+def test_modems_and_smpp_links_are_checked_like_every_other_section(table, row, message):
+    with pytest.raises(ConfigError, match=re.escape(f"[[{table}]] #1")) as error:
+        from_dict({table: [row]}, ROOT)
+    assert message in str(error.value)
+
+
+def test_modems_and_smpp_links_are_typed_settings():
+    config = from_dict({"modems": [{"name": "m", "port": "dev/modem0"}],
+                        "smpp": [{"name": "op", "host": "h", "system_id": "gw", "window": 5}]},
+                       ROOT)
+    assert config.modems[0].port == str(ROOT / "dev" / "modem0") and config.modems[0].pin == ""
+    assert config.smpp[0].window == 5 and config.ussd.service_code == "*377#"

@@ -8,11 +8,11 @@ import struct
 import pytest
 
 from sms_encoding import gsm7, udh
+from sms_gateway.config import ConfigError
 from sms_gateway.smpp import inbound, pdu
 from sms_gateway.smpp.outbound import UnsendableMessage, build_submits, validity_period
 from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.smpp.receipts import ReceiptError, normalize_id, parse_receipt, parse_text
-from sms_gateway.smpp.settings import SettingsError
 from sms_gateway.transport import Concat, DeliveryReceipt, OutboundMessage
 from tools.simsmsc.kit import FakeClock, local_settings
 
@@ -299,5 +299,5 @@ def test_unknown_and_ussd_tlvs_survive_a_round_trip():
     ],
 )
 def test_settings_refuse_what_the_link_cannot_use(changes):
-    with pytest.raises(SettingsError):
+    with pytest.raises(ConfigError, match=r"\[\[smpp\]\] test "):
         local_settings(2775, **changes)

@@ -144,7 +144,7 @@ def test_an_answer_after_the_session_expired_says_so(config, engine, people, sms
         wait_until(lambda: transport.health().up)
         smsc.inject(OFFICER, "*377#", ussd_op=1, ussd_session="0b02")
         _submits(smsc, 1)
-        clock.advance(seconds=config.ussd["session_seconds"] + 1)
+        clock.advance(seconds=config.ussd.session_seconds + 1)
         smsc.inject(OFFICER, "K7MQ3DXA", ussd_op=18, ussd_session="0b02")
         expired = _submits(smsc, 2)[1]
         assert expired.ussd_op == 17 and "истёк" in expired.text

@@ -6,7 +6,6 @@ import argparse
 import socket
 import sys
 
-from permits.service import Rules
 from sms_gateway.cli.common import CommandError, prepare, prepare_reporting, record
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
@@ -28,7 +27,7 @@ def db_upgrade(config: Config, args: argparse.Namespace) -> None:
 def simulate(config: Config, args: argparse.Namespace) -> None:
     from sms_gateway.simulate import simulate
 
-    result = simulate(prepare(config), Rules(config.rules), args.sender, args.text)
+    result = simulate(prepare(config), config, args.sender, args.text)
     for reply in result.replies:
         print(reply)
     if not result.replies:

@@ -1,12 +1,12 @@
-"""Typed settings of a modem pool, loaded once (from `[[modems]]` TOML tables) and passed down."""
+"""Typed settings of a modem pool: each `[[modems]]` table read once (see sms_gateway.config)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sms_gateway.typed_settings import ConfigError, at_least_one, positive, setting
 
-class SettingsError(ValueError):
-    """A modem pool configuration that cannot work (no modems, duplicate names, ...)."""
+_SECONDS = "seconds > 0"
 
 
 @dataclass(frozen=True)
@@ -19,29 +19,25 @@ class ModemSettings:
     is kept from sending; `reconnect_max_seconds` caps the backoff when reopening the port.
     """
 
-    name: str
-    port: str
-    baudrate: int = 115200
-    pin: str | None = None
-    poll_seconds: float = 30.0
-    command_timeout: float = 10.0
-    prompt_timeout: float = 10.0
-    send_timeout: float = 60.0
-    status_reports: bool = True
-    failures_before_rest: int = 2
-    rest_seconds: float = 60.0
-    reconnect_min_seconds: float = 0.5
-    reconnect_max_seconds: float = 60.0
+    name: str = setting(allowed="a name")
+    port: str = setting(allowed="a serial device path, a pyserial URL or a simulator's link")
+    baudrate: int = setting(115200, allowed="a baud rate", check=at_least_one)
+    pin: str = setting("", allowed="the SIM PIN (or ${ENV_VAR}); empty: none")
+    poll_seconds: float = setting(30.0, allowed=_SECONDS, check=positive)
+    command_timeout: float = setting(10.0, allowed=_SECONDS, check=positive)
+    prompt_timeout: float = setting(10.0, allowed=_SECONDS, check=positive)
+    send_timeout: float = setting(60.0, allowed=_SECONDS, check=positive)
+    status_reports: bool = setting(True, allowed="true or false")
+    failures_before_rest: int = setting(2, allowed="a whole number >= 1", check=at_least_one)
+    rest_seconds: float = setting(60.0, allowed=_SECONDS, check=positive)
+    reconnect_min_seconds: float = setting(0.5, allowed=_SECONDS, check=positive)
+    reconnect_max_seconds: float = setting(60.0, allowed=_SECONDS, check=positive)
 
     def __post_init__(self) -> None:
         if not self.name or not self.port:
-            raise SettingsError("a modem needs a name and a port")
-        for field in ("poll_seconds", "command_timeout", "prompt_timeout", "send_timeout"):
-            if getattr(self, field) <= 0:
-                raise SettingsError(f"modem {self.name}: {field} must be positive")
-        low, high = self.reconnect_min_seconds, self.reconnect_max_seconds
-        if low <= 0 or high < low:
-            raise SettingsError(f"modem {self.name}: reconnect backoff bounds are inverted")
+            raise ConfigError("a modem needs a name and a port")
+        if self.reconnect_max_seconds < self.reconnect_min_seconds:
+            raise ConfigError("reconnect_max_seconds: below reconnect_min_seconds")
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ class ModemPoolSettings:
 
     def __post_init__(self) -> None:
         if not self.modems:
-            raise SettingsError(f"modem pool {self.name} has no modems")
+            raise ConfigError(f"modem pool {self.name} has no modems")
         names = [modem.name for modem in self.modems]
         if len(set(names)) != len(names):
-            raise SettingsError(f"modem pool {self.name}: modem names repeat: {names}")
+            raise ConfigError(f"modem pool {self.name}: modem names repeat: {names}")

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, updat
 
 from permits.messages import Inbound, Outcome
 from permits.service import Rules
-from permits.ussd_menu import UssdMenu
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.pipeline.notify import OUTBOX, notify
 from sms_gateway.pipeline.outbox import new_row
@@ -75,10 +74,10 @@ class Dispatcher:
     one small transaction, not a flood's batch. After a full batch of the fast lane the slow
     lane gets a turn, so a looping USSD gateway cannot starve residents either."""
 
-    def __init__(self, engine: Engine, rules: Rules, *, batch_size: int = 500,
-                 clock: Clock = utc_now, ussd: UssdSessions | None = None) -> None:
+    def __init__(self, engine: Engine, rules: Rules, *, ussd: UssdSessions,
+                 batch_size: int = 500, clock: Clock = utc_now) -> None:
         self.engine, self.rules, self.batch_size, self.clock = engine, rules, batch_size, clock
-        self.ussd = ussd or UssdSessions(UssdMenu(rules), session_seconds=120)
+        self.ussd = ussd
         self._urgent_was_full = False
         self._urgent_stored = threading.Event()
         self._urgent_stored.set()  # whatever was left from before the start

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Row, delete, select
 
+from permits.service import Rules
 from permits.ussd_menu import Screen, UssdMenu, dialled_inputs
+from sms_gateway.config import UssdSettings
 from sms_gateway.pipeline.outbox import new_row
 from storage.dialect import upsert
 from storage.tables.messages import ussd_sessions
@@ -30,6 +32,10 @@ class UssdSessions:
 
     def __init__(self, menu: UssdMenu, session_seconds: int) -> None:
         self.menu, self.lifetime = menu, dt.timedelta(seconds=session_seconds)
+
+    @classmethod
+    def configured(cls, rules: Rules, settings: UssdSettings) -> UssdSessions:
+        return cls(UssdMenu(rules, settings.service_code), settings.session_seconds)
 
     def handle(self, conn: Connection, rows: Sequence[Row], now: dt.datetime) -> list[dict]:
         replies = []

@@ -70,8 +70,8 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
                       printing.bp, admin_audit.bp):
         app.register_blueprint(blueprint)
     _register_for_machines(app, ussd_http.blueprint(
-        engine, UssdMenu(rules, config.ussd.get("service_code", "*377#")),
-        config.ussd.get("token", ""), clock))
+        engine, UssdMenu(rules, config.ussd.service_code),
+        config.ussd.token, clock))
     filters.init(app)
     app.register_error_handler(HTTPException, _error_page)
     app.after_request(_headers)

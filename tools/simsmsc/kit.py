@@ -10,10 +10,10 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from sms_gateway.smpp.settings import SmppSettings
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
+from sms_gateway.typed_settings import read
 
 _EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -77,21 +77,13 @@ class RecordingSink:
 
 
 def local_settings(port: int, **overrides: object) -> SmppSettings:
-    """Settings for an SMSC on 127.0.0.1 with timers short enough for tests."""
-    settings = SmppSettings(
-        name="test",
-        host="127.0.0.1",
-        port=port,
-        system_id="gateway",
-        password="secret",
-        source_addr="377",
-        source_ton=3,
-        response_timeout_seconds=2.0,
-        enquire_link_seconds=30.0,
-        reconnect_min_seconds=0.05,
-        reconnect_max_seconds=0.2,
-    )
-    return replace(settings, **overrides)
+    """Settings for an SMSC on 127.0.0.1 with timers short enough for tests, read as an
+    `[[smpp]]` table is (so a value a config file may not hold is refused here too)."""
+    table = {"name": "test", "host": "127.0.0.1", "port": port, "system_id": "gateway",
+             "password": "secret", "source_addr": "377", "source_ton": 3,
+             "response_timeout_seconds": 2.0, "enquire_link_seconds": 30.0,
+             "reconnect_min_seconds": 0.05, "reconnect_max_seconds": 0.2}
+    return read(SmppSettings, "[[smpp]] test", table | overrides)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -1,0 +1,95 @@
+"""The gateway's own sections of the configuration, one frozen dataclass each.
+
+`[permits]` is the rules' (`permits.settings.RulesSettings`), `[[modems]]` and `[[smpp]]` the
+transports' (`modem.settings`, `smpp.settings`): every section is read the same way
+(`typed_settings.read`), and docs/configuration.md lists every key (a test holds them together).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from sms_gateway.typed_settings import at_least_one, positive, setting
+
+
+def _timezone(value: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = setting("sqlite:///data/permits.db", allowed="an SQLAlchemy URL")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    timezone: str = setting("Europe/Samara", allowed="an IANA time zone such as Europe/Samara",
+                            check=_timezone)
+    language: str = setting("ru", allowed='"ru" or "en"', check=("ru", "en"))
+    country: str = setting("RU", allowed="an ISO country code",
+                           check=lambda v: len(v) == 2 and v.isupper())
+    data_dir: str = setting("data", allowed="a folder path")
+    log_level: str = setting("INFO", allowed="a log level",
+                             check=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = setting("127.0.0.1", allowed="a host name or address")
+    port: int = setting(8080, allowed="a port number", check=lambda v: 0 <= v < 65536)
+    secret_key: str = setting("", allowed="a long random string (or ${ENV_VAR})")
+    metrics_public: bool = setting(True, allowed="true or false")
+    trusted_proxy: str = setting("", allowed="the reverse proxy's address, e.g. 127.0.0.1")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    batch_size: int = setting(500, allowed="a whole number >= 1", check=at_least_one)
+    reassembly_timeout_seconds: int = setting(300, allowed="seconds >= 1", check=at_least_one)
+    send_attempts: int = setting(8, allowed="a whole number >= 1", check=at_least_one)
+    retry_base_seconds: float = setting(5.0, allowed="seconds > 0", check=positive)
+    claim_timeout_seconds: int = setting(120, allowed="seconds >= 1", check=at_least_one)
+    poll_seconds: float = setting(0.5, allowed="seconds, 0 < s <= 60",
+                                  check=lambda v: 0 < v <= 60)
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    retain_days: int = setting(30, allowed="days >= 2 (today's quota needs today)",
+                               check=lambda v: v >= 2)
+
+
+@dataclass(frozen=True)
+class UssdSettings:
+    service_code: str = setting("*377#", allowed="a USSD code such as *377#",
+                                check=lambda v: re.fullmatch(r"\*[0-9*]+#", v) is not None)
+    token: str = setting("", allowed="a shared secret (or ${ENV_VAR})")
+    session_seconds: int = setting(120, allowed="seconds >= 1", check=at_least_one)
+
+
+@dataclass(frozen=True)
+class District:
+    """A `[[districts]]` row: switched on one by one; the database keeps the state after."""
+
+    id: str = setting(allowed="lower-case letters, digits, - and _",
+                      check=lambda v: re.fullmatch(r"[a-z0-9_-]{1,40}", v) is not None)
+    name: str = setting(allowed="a name")
+    enabled: bool = setting(False, allowed="true or false")
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """A `[[reasons]]` row as written; merged into the built-in catalogue by number."""
+
+    number: int = setting(allowed="1 to 99", check=lambda v: 1 <= v <= 99)
+    name: str = setting(allowed="the reason's name in Russian")
+    name_en: str = setting("", allowed="the reason's name in English")
+    keywords: tuple[str, ...] = setting((), allowed="a list of words")
+    exempt: bool = setting(False, allowed="true or false")
+    validity_minutes: int = setting(0, allowed="minutes (0: the default)", check=lambda v: v >= 0)
