@@ -57,6 +57,15 @@ def postgres():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory):
+    """The package built as a release is (sdist, then the wheel from it), with a wheelhouse of
+    its dependencies; built once per session (tests/install_support.py)."""
+    from tests.install_support import build
+
+    return build(tmp_path_factory.mktemp("dist"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     """A fresh, migrated database of each kind."""
