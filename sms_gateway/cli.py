@@ -204,7 +204,21 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"cannot be used: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
               file=sys.stderr)
         return 1
+    except OSError as exc:  # a folder or file the service must write (the ledger, data_dir)
+        print(f"error: {_os_error(exc, config)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _os_error(exc: OSError, config: Config) -> str:
+    """One line naming the path and the reason, and where relative paths point."""
+    if not exc.filename:
+        return exc.strerror or str(exc)
+    message = f"cannot use {exc.filename}: {exc.strerror}"
+    if config.source is not None:
+        message += (f" (paths in {config.source} that are not absolute are relative to "
+                    f"{config.source.resolve().parent})")
+    return message
 
 
 if __name__ == "__main__":

@@ -158,12 +158,12 @@ TABLES: dict[str, Spec] = {
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
-def _value(where: str, key: str, raw: Any, spec: tuple) -> Any:
+def _value(where: str, key: str, raw: Any, spec: tuple, environ: Mapping[str, str]) -> Any:
     kind, _default, check, allowed = spec
     if isinstance(raw, str) and (match := _ENV.match(raw)):
-        if match.group(1) not in os.environ:
+        if match.group(1) not in environ:
             raise ConfigError(f"{where} {key}: environment variable {match.group(1)} is not set")
-        raw = os.environ[match.group(1)]
+        raw = environ[match.group(1)]
     if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
         raw = float(raw)
     if not isinstance(raw, kind) or (kind is int and isinstance(raw, bool)):
@@ -174,7 +174,8 @@ def _value(where: str, key: str, raw: Any, spec: tuple) -> Any:
     return raw
 
 
-def _read(where: str, data: Mapping[str, Any], spec: Spec, extra_ok: bool = False) -> dict:
+def _read(where: str, data: Mapping[str, Any], spec: Spec, environ: Mapping[str, str],
+          extra_ok: bool = False) -> dict:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a table")
     unknown = sorted(set(data) - set(spec))
@@ -183,7 +184,7 @@ def _read(where: str, data: Mapping[str, Any], spec: Spec, extra_ok: bool = Fals
     values = {}
     for key, item in spec.items():
         if key in data:
-            values[key] = _value(where, key, data[key], item)
+            values[key] = _value(where, key, data[key], item, environ)
         elif item[1] is None:
             raise ConfigError(f"{where}: missing key {key!r} ({item[3]})")
         else:
@@ -191,11 +192,12 @@ def _read(where: str, data: Mapping[str, Any], spec: Spec, extra_ok: bool = Fals
     return values | {k: data[k] for k in unknown}
 
 
-def _rows(data: Mapping[str, Any], table: str, extra_ok: bool = False) -> list[dict]:
+def _rows(data: Mapping[str, Any], table: str, environ: Mapping[str, str],
+          extra_ok: bool = False) -> list[dict]:
     rows = data.get(table, [])
     if not isinstance(rows, list):
         raise ConfigError(f"[[{table}]]: expected an array of tables")
-    result = [_read(f"[[{table}]] #{i + 1}", row, TABLES[table], extra_ok)
+    result = [_read(f"[[{table}]] #{i + 1}", row, TABLES[table], environ, extra_ok)
               for i, row in enumerate(rows)]
     key = "number" if table == "reasons" else ("id" if table == "districts" else "name")
     seen = [row[key] for row in result]
@@ -239,9 +241,10 @@ def from_dict(data: Mapping[str, Any], base: Path,
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(sorted(known))}")
-    s = {name: _read(f"[{name}]", data.get(name, {}), spec) for name, spec in SECTIONS.items()}
+    s = {name: _read(f"[{name}]", data.get(name, {}), spec, environ)
+         for name, spec in SECTIONS.items()}
     url = environ.get("PERMIT_GATEWAY_DATABASE_URL") or s["database"]["url"]
-    district_rows = _rows(data, "districts")
+    district_rows = _rows(data, "districts", environ)
     if s["permits"]["registration"] == "open" and s["permits"]["open_district"] not in {
             row["id"] for row in district_rows}:
         raise ConfigError('[permits] open_district: with registration = "open", name one of '
@@ -249,14 +252,14 @@ def from_dict(data: Mapping[str, Any], base: Path,
     data_dir = base / s["service"]["data_dir"]
     rules = RulesSettings(
         timezone=s["service"]["timezone"], language=s["service"]["language"],
-        country=s["service"]["country"], reasons=_reasons(_rows(data, "reasons")),
+        country=s["service"]["country"], reasons=_reasons(_rows(data, "reasons", environ)),
         **s["permits"],
     )
     return Config(
         database_url=_resolve_sqlite(url, base), data_dir=data_dir, rules=rules,
         districts=tuple(District(**row) for row in district_rows),
-        modems=tuple(_rows(data, "modems", extra_ok=True)),
-        smpp=tuple(_rows(data, "smpp", extra_ok=True)),
+        modems=tuple(_rows(data, "modems", environ, extra_ok=True)),
+        smpp=tuple(_rows(data, "smpp", environ, extra_ok=True)),
         web=WebSettings(**s["web"]), pipeline=PipelineSettings(**s["pipeline"]),
         ussd=s["ussd"], log_level=s["service"]["log_level"],
         retain_days=s["privacy"]["retain_days"],
