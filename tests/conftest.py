@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,18 @@ def database_url(request, tmp_path) -> str:
     name = f"t{next(_databases)}_{os.getpid()}"
     with template.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name} TEMPLATE permits_template"))
+    return server.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path) -> str:
+    """A database of each kind without any table yet (for SQLite, not even its folder)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger' / 'permits.db'}"
+    server, admin = request.getfixturevalue("postgres")
+    name = f"empty_{uuid.uuid4().hex}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
     return server.url(name)
 
 

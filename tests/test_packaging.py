@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -68,24 +67,12 @@ def installed(dist, tmp_path_factory) -> Path:
     return make_venv(tmp_path_factory.mktemp("venv") / "permit-gateway", dist)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path) -> str:
-    """A database nobody has migrated yet: `db upgrade` from the wheel has to create it."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger' / 'permits.db'}"
-    server, template = request.getfixturevalue("postgres")
-    name = f"wheel_{uuid.uuid4().hex}"
-    with template.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    return server.url(name)
-
-
-def test_the_installed_wheel_creates_its_database_and_serves(installed, empty_database,
+def test_the_installed_wheel_creates_its_database_and_serves(installed, empty_database_url,
                                                              tmp_path):
     port = free_port()
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[database]\nurl = "{empty_database}"\n[service]\ndata_dir = "state"\n'
+        f'[database]\nurl = "{empty_database_url}"\n[service]\ndata_dir = "state"\n'
         f'[web]\nport = {port}\n'
         '[[districts]]\nid = "kinel"\nname = "Кинель"\nenabled = true\n', encoding="utf-8")
     (tmp_path / "residents.csv").write_text("phone,name,district\n+79270000001,Иванов Иван,"
@@ -102,7 +89,7 @@ def test_the_installed_wheel_creates_its_database_and_serves(installed, empty_da
     assert "imported 1 residents" in gateway("residents", "import", "residents.csv")
     assert "shop" in gateway("simulate", "--from", "+79270000001", "EXIT shop")
     gateway("operators", "add", "admin", stdin="a long enough password\n")
-    with create_engine(empty_database).connect() as conn:
+    with create_engine(empty_database_url).connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM permits")) == 1
 
     service = subprocess.Popen(
