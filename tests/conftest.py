@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,15 @@ def postgres():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory):
+    """The package built as a release is (sdist, then the wheel from it), with a wheelhouse of
+    its dependencies; built once per session (tests/install_support.py)."""
+    from tests.install_support import build
+
+    return build(tmp_path_factory.mktemp("dist"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     """A fresh, migrated database of each kind."""
@@ -68,6 +78,18 @@ def database_url(request, tmp_path) -> str:
     name = f"t{next(_databases)}_{os.getpid()}"
     with template.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name} TEMPLATE permits_template"))
+    return server.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path) -> str:
+    """A database of each kind without any table yet (for SQLite, not even its folder)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger' / 'permits.db'}"
+    server, admin = request.getfixturevalue("postgres")
+    name = f"empty_{uuid.uuid4().hex}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
     return server.url(name)
 
 

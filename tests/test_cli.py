@@ -194,6 +194,26 @@ def test_an_unusable_database_is_a_clear_error_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["web"]])
+def test_a_folder_the_service_cannot_create_is_named_with_where_relative_paths_point(
+        tmp_path, command):
+    """Under the systemd unit a relative path lands in read-only /etc: say so in one line."""
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "sqlite:///ledger/permits.db"\n'
+                      '[service]\ndata_dir = "state/data"\n[web]\nport = 0\n')
+    (tmp_path / "state").write_text("a file where a folder should be\n")
+    if command == ["web"]:
+        (tmp_path / "ledger").mkdir()
+    else:
+        (tmp_path / "ledger").write_text("a file where a folder should be\n")
+    result = subprocess.run([sys.executable, "-m", "sms_gateway.cli", "--config", str(config),
+                             *command], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot use {tmp_path}/" in result.stderr
+    assert f"are relative to {tmp_path}" in result.stderr
+
+
 def test_an_officer_needs_a_name(gateway):
     result = gateway("officers", "add", "+79370000099", "--name", "  ", check=False)
     assert result.returncode == 1 and "needs a name" in result.stderr

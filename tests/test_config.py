@@ -69,6 +69,25 @@ def test_secrets_come_from_the_environment(monkeypatch):
         from_dict(data, ROOT)
 
 
+def test_secrets_come_from_the_environment_the_loader_is_given(monkeypatch):
+    """The deployment kit's tests load deploy/config.toml with env.example's variables."""
+    monkeypatch.delenv("USSD_TOKEN", raising=False)
+    config = from_dict({"ussd": {"token": "${USSD_TOKEN}"}}, ROOT, environ={"USSD_TOKEN": "t"})
+    assert config.ussd.token == "t"
+
+
+def test_relative_paths_are_next_to_the_config_file_even_under_systemd(tmp_path):
+    """One rule whoever runs the command: systemd's $STATE_DIRECTORY does not move the ledger
+    (an operator's shell has no such variable, and would open another ledger)."""
+    path = tmp_path / "etc" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('[database]\nurl = "sqlite:///data/permits.db"\n')
+    for environ in ({}, {"STATE_DIRECTORY": str(tmp_path / "state")}):
+        config = load(path, environ=environ)
+        assert config.database_url == f"sqlite:///{tmp_path / 'etc' / 'data' / 'permits.db'}"
+        assert config.data_dir == tmp_path / "etc" / "data"
+
+
 def test_the_database_url_can_come_from_the_environment():
     config = from_dict({}, ROOT, environ={"PERMIT_GATEWAY_DATABASE_URL": "postgresql://x/y"})
     assert config.database_url == "postgresql://x/y"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -24,18 +23,6 @@ def test_migrations_match_the_declared_tables(database_url):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path) -> str:
-    """A database of each kind without any table yet."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    server, admin = request.getfixturevalue("postgres")
-    name = f"old_{os.getpid()}_{tmp_path.name[-12:].replace('-', '_')}"
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    return server.url(name)
 
 
 def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(empty_database_url):

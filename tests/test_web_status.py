@@ -149,3 +149,16 @@ def test_the_status_page_lists_nodes_by_their_heartbeat(console, config, engine,
     gateway.maintenance.heartbeat()
     page = console.get("/").text
     assert "kinel-node-1" in page and "loopback:lb" in page and "▲" in page
+
+
+def test_metrics_say_how_long_each_node_has_been_silent(anonymous, config, engine, clock):
+    from sms_gateway.gateway import Gateway
+    from sms_gateway.loopback import LoopbackTransport
+
+    for node in ("kinel-node-1", "kinel-node-2"):
+        Gateway(config, engine, [LoopbackTransport("lb")], node=node,
+                clock=clock).maintenance.heartbeat()
+        clock.advance(seconds=90)
+    m = _metrics(anonymous.get("/metrics").text)
+    assert m[("permit_gateway_node_heartbeat_age_seconds", (("node", "kinel-node-1"),))] == 180
+    assert m[("permit_gateway_node_heartbeat_age_seconds", (("node", "kinel-node-2"),))] == 90

@@ -17,7 +17,7 @@ from permits import phones, registry
 from sms_gateway import logsafe
 from sms_gateway.cli import permit_commands, registry_commands, service_commands
 from sms_gateway.cli.common import CommandError
-from sms_gateway.config import ConfigError, load
+from sms_gateway.config import Config, ConfigError, load
 
 _GROUPS = (service_commands, registry_commands, permit_commands)
 
@@ -69,4 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"cannot be used: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
               file=sys.stderr)
         return 1
+    except OSError as exc:  # a folder or file the service must write (the ledger, data_dir)
+        print(f"error: {_os_error(exc, config)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _os_error(exc: OSError, config: Config) -> str:
+    """One line naming the path and the reason, and where relative paths point."""
+    if not exc.filename:
+        return exc.strerror or str(exc)
+    message = f"cannot use {exc.filename}: {exc.strerror}"
+    if config.source is not None:
+        message += (f" (paths in {config.source} that are not absolute are relative to "
+                    f"{config.source.resolve().parent})")
+    return message

@@ -94,8 +94,9 @@ class ModemCommands:
             raise PinError(f"SIM is not ready ({answer or 'no answer'}) and no PIN can help")
         try:
             self.run(f'AT+CPIN="{pin}"')
-        except CommandFailed as exc:
-            raise PinError(f"SIM refused the PIN: {exc}") from exc
+        except CommandFailed as exc:  # its message holds the command, and so the PIN
+            code = "" if exc.code is None else f" {exc.code}"
+            raise PinError(f"SIM refused the PIN ({exc.error.kind.value}{code})") from None
 
     def select_storage(self) -> tuple[int, int]:
         """Read, write and receive on the SIM; (used, total) of the SIM."""

@@ -132,8 +132,11 @@ class ModemDriver:
                 self._session(ModemCommands(port, self.settings))
             except PinError as exc:
                 self._pin_refused = True
-                self._update(state=LinkState.FAILED, error=str(exc))
                 delay = self.settings.reconnect_max_seconds
+                log.error("modem %s: %s; it needs a person (the right [[modems]] pin, then a "
+                          "restart); asking the SIM again in %.0f s, without a PIN",
+                          self.name, exc, delay)
+                self._update(state=LinkState.FAILED, error=str(exc))
             except ModemError as exc:
                 log.warning("modem %s: %s; reopening in %.1f s", self.name, exc, delay)
                 self._update(state=LinkState.DOWN, error=str(exc))

@@ -65,6 +65,7 @@ class LedgerCollector:
                           sorted(figures.verification_outcomes(conn, since).items())),
                 _latency(figures.handling_latency(conn, since, LATENCY_BOUNDS)),
                 _links(figures.links(conn, now)),
+                _heartbeats(figures.nodes(conn, now)),
             ]
 
 
@@ -112,3 +113,10 @@ def _links(links: list[figures.Link]) -> Metric:
     return _labelled(GaugeMetricFamily, "link_up", "1 if the link reported up within the last"
                      " minute", ["channel", "node", "kind"],
                      [(link.channel, link.node, link.kind, int(link.healthy)) for link in links])
+
+
+def _heartbeats(nodes: list[figures.Node]) -> Metric:
+    """Per node, so an alert can name the one that went silent (a dead node cannot say so)."""
+    return _labelled(GaugeMetricFamily, "node_heartbeat_age_seconds", "Seconds since the node"
+                     " last wrote its heartbeat", ["node"],
+                     [(node.name, node.heartbeat_age_seconds) for node in nodes])

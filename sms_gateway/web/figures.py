@@ -202,11 +202,18 @@ class Node:
     heartbeat_at: dt.datetime
     transports: tuple[str, ...]
     alive: bool
+    heartbeat_age_seconds: float  # how long the node has been silent (0 if its clock is ahead)
 
 
 def nodes(conn: Connection, now: dt.datetime) -> list[Node]:
     """Gateway nodes by their heartbeats; one silent for over a minute is shown as down."""
     rows = conn.execute(select(node_table.c.name, node_table.c.heartbeat_at,
                                node_table.c.transports).order_by(node_table.c.name))
-    return [Node(r.name, _aware(r.heartbeat_at), tuple(json.loads(r.transports or "[]")),
-                 now - _aware(r.heartbeat_at) <= STALE_AFTER) for r in rows]
+    return [_node(r.name, _aware(r.heartbeat_at), r.transports, now) for r in rows]
+
+
+def _node(name: str, heartbeat_at: dt.datetime, transports: str | None,
+          now: dt.datetime) -> Node:
+    silent = now - heartbeat_at
+    return Node(name, heartbeat_at, tuple(json.loads(transports or "[]")),
+                silent <= STALE_AFTER, max(silent.total_seconds(), 0.0))
