@@ -104,9 +104,13 @@ def cmd_permits_revoke(config: Config, args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(config: Config, args: argparse.Namespace) -> None:
-    from sms_gateway.simulate import simulate
+    from sms_gateway.simulate import Quarantined, simulate
 
-    for reply in simulate(_prepare(config), Rules(config.rules), args.sender, args.text):
+    try:
+        replies = simulate(_prepare(config), Rules(config.rules), args.sender, args.text)
+    except Quarantined as exc:
+        raise CommandError(f"the message was quarantined: {exc}") from exc
+    for reply in replies:
         print(reply)
 
 

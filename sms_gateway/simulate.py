@@ -17,12 +17,19 @@ from storage.tables.messages import inbox, outbox
 CHANNEL = "loopback:simulate"
 
 
+class Quarantined(Exception):
+    """The message was not stored for handling but quarantined (the reason is the message)."""
+
+
 def simulate(engine: Engine, rules: Rules, sender: str, text: str, *,
              clock: Clock = utc_now, timeout: float = 60.0) -> list[str]:
-    """Store, dispatch and 'send' one message; returns the reply texts in order."""
+    """Store, dispatch and 'send' one message; returns the reply texts in order. Raises
+    Quarantined when the inbox would not take it, as it would not from a transport."""
     key = f"simulate:{uuid.uuid4()}"
-    Inbox(engine, clock=clock).store([InboundPart(CHANNEL, sender, text, clock(),
-                                                  dedup_key=key)])
+    refused = Inbox(engine, clock=clock).store([InboundPart(CHANNEL, sender, text, clock(),
+                                                            dedup_key=key)])
+    if refused:
+        raise Quarantined(refused[0].why)
     dispatcher = Dispatcher(engine, rules, batch_size=50, clock=clock)
     deadline = time.monotonic() + timeout
     while True:
