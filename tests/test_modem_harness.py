@@ -45,6 +45,7 @@ class CollectingSink:
         self.set_aside_seen: list[Unreadable] = []
         self.healths: list[LinkHealth] = []
         self.store_calls = 0
+        self.set_aside_calls = 0
         self.fail_stores = False
         self._lock = threading.Lock()
 
@@ -61,6 +62,7 @@ class CollectingSink:
 
     def set_aside(self, items: Sequence[Unreadable]) -> None:
         with self._lock:
+            self.set_aside_calls += 1
             if self.fail_stores:
                 raise StoreError("database is down (test)")
             self.set_aside_seen.extend(items)

@@ -155,12 +155,17 @@ def _submit_pdu(state: ModemState, length: int, body: str) -> list[str]:
         now = state.now()
         report = pdu.encode_status_report(reference, submit.to, submitted=now, discharged=now)
         state.notify(f"+CDS: {pdu.tpdu_length(report)}", report)
-    return [f"+CMGS: {reference}"]
+    return [f"+CMGS: {_reference_answer(state, reference)}"]
 
 
 def _submit_text(state: ModemState, to: str, text: str) -> list[str]:
     _network_delay(state)
-    return [f"+CMGS: {_record(state, to, text, None)}"]
+    return [f"+CMGS: {_reference_answer(state, _record(state, to, text, None))}"]
+
+
+def _reference_answer(state: ModemState, reference: int) -> str:
+    answer = state.faults.reference_answer
+    return str(reference) if answer is None else answer
 
 
 def _network_delay(state: ModemState) -> None:
