@@ -24,6 +24,7 @@ from sms_gateway.web import (
     csrf,
     filters,
     metrics,
+    params,
     printing,
     status,
 )
@@ -61,6 +62,7 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
     )
     app.session_interface = _SessionCookies()
+    app.url_map.converters["int"] = params.RowId
     rules = Rules(config.rules)
     install(app, Services(config, engine, rules, clock))
     csrf.init(app)
