@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms_encoding import gsm7, udh
+from sms_encoding import gsm7, segments, udh
 from sms_encoding.errors import CodecError, MessageTooLong
 from sms_encoding.segments import (
     DCS_GSM7,
@@ -244,3 +244,24 @@ def test_parse_of_any_bytes_raises_only_codec_error(data):
     except CodecError:
         return
     assert 1 <= length <= len(data)
+
+
+# -- measuring and cutting in the encoded form -------------------------------------------------
+
+
+@pytest.mark.parametrize("text, dcs, units", [
+    ("EXIT shop", segments.DCS_GSM7, 9),
+    ("{€}", segments.DCS_GSM7, 6),  # extension chars: two septets each
+    ("EXIT `shop`", segments.DCS_UCS2, 11),  # one backtick: the whole text is UCS2
+    ("😀😀", segments.DCS_UCS2, 4),  # outside the BMP: two UTF-16 units each
+])
+def test_a_text_is_measured_in_the_encoding_it_travels_in(text, dcs, units):
+    size = segments.measure(text)
+    assert (size.dcs, size.units) == (dcs, units)
+
+
+@given(st.text(alphabet=st.sampled_from("a{€😀ы"), max_size=400), st.integers(1, 3))
+def test_cutting_to_parts_keeps_a_start_that_fits_and_tears_no_pair(text, parts):
+    cut = segments.cut_to_parts(text, parts)
+    assert text.startswith(cut)
+    assert len(segments.plan(cut).parts) <= parts
