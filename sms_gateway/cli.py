@@ -46,8 +46,8 @@ def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> None:
 def cmd_residents_import(config: Config, args: argparse.Namespace) -> None:
     engine = _prepare(config)
     try:
-        with open(args.file, encoding="utf-8-sig", newline="") as source, engine.begin() as conn:
-            report = registry.import_residents(conn, source, config.rules.country, utc_now())
+        with open(args.file, encoding="utf-8-sig", newline="") as source:
+            report = registry.import_residents(engine, source, config.rules.country, utc_now())
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:

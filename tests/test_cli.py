@@ -66,6 +66,28 @@ def test_import_reports_bad_rows_by_line_and_keeps_good_ones(gateway, tmp_path):
     assert "line 7: phone +7927***0001 repeated" in result.stderr
 
 
+def test_import_reports_oversized_and_unstorable_rows_and_keeps_the_good_ones(gateway, tmp_path):
+    csv = tmp_path / "hostile.csv"
+    csv.write_text(
+        "phone,name,district,document\n"
+        "+79270000001,Good One,kinel,\n"
+        f'+79270000002,"{"x" * 140_000}",kinel,\n'  # over csv's 128 KB field limit
+        "+79270000003,Nul\0Name,kinel,\n"
+        f"+79270000004,Long Document,kinel,{'9' * 41}\n"
+        f"+79270000005,{'y' * 201},kinel,\n"
+        f"{'7' * 5000},Huge Phone,kinel,\n"
+        "+79270000006,Good Two,kinel,\n",
+        encoding="utf-8",
+    )
+    result = gateway("residents", "import", str(csv))
+    assert "imported 2 residents, rejected 5 rows" in result.stdout, result.stderr
+    assert "line 3: longer than 4096 characters" in result.stderr
+    assert "line 4: name holds U+0000" in result.stderr
+    assert "line 5: document is 41 characters long, at most 40 fit" in result.stderr
+    assert "line 6: name is 201 characters long, at most 200 fit" in result.stderr
+    assert "line 7: longer than 4096 characters" in result.stderr
+
+
 def test_import_of_a_file_without_the_header_fails_clearly(gateway, tmp_path):
     csv = tmp_path / "bad.csv"
     csv.write_text("a,b\n1,2\n")
