@@ -126,8 +126,8 @@ class Inbox:
                 log.warning("inbox: a batch of %d was refused for what it holds (%s); storing"
                             " it again without the culprits", len(items), store_failure(exc))
                 culprits = []
-                self._transaction(urgent, lambda conn: self._split(conn, items, write,
-                                                                   culprits), refused, culprits)
+                self._transaction(urgent, lambda conn: self._halves(conn, items, write,
+                                                                    culprits), refused, culprits)
         except SQLAlchemyError as exc:
             reason = store_failure(exc)
             self._outage.failed(count, reason)
@@ -159,6 +159,11 @@ class Inbox:
                 culprits.append(Refused(items[0], f"the database refused it:"
                                                   f" {store_failure(exc)}"))
                 return False
+        return self._halves(conn, items, write, culprits)
+
+    def _halves(self, conn: Connection, items: Sequence[Item], write: Write,
+                culprits: list[Refused]) -> bool:
+        """`_split` each half of a batch known to fail as a whole."""
         middle = len(items) // 2
         first = self._split(conn, items[:middle], write, culprits)
         return self._split(conn, items[middle:], write, culprits) or first
