@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
 import logging
 import socket
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -114,6 +115,55 @@ def cmd_simulate(config: Config, args: argparse.Namespace) -> None:
         print(reply)
 
 
+def cmd_quarantine_list(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.pipeline import quarantine
+
+    with _prepare(config).connect() as conn:
+        entries = quarantine.entries(conn, limit=args.limit)
+    for entry in entries:
+        sender = phones.mask(entry.sender) if entry.sender else "-"
+        print(f"{entry.id}\t{entry.quarantined_at.isoformat(timespec='seconds')}\t"
+              f"{entry.channel}\t{sender}\t{entry.kind}\t{entry.reason}")
+    print(f"{len(entries)} held", file=sys.stderr)
+
+
+def cmd_quarantine_release(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.pipeline.inbox import Inbox
+
+    record = _audit(f"entry #{args.id}", "quarantine_released")
+    _resolving(lambda: Inbox(_prepare(config)).release(args.id, also=record))
+    print(f"entry #{args.id} released into the inbox")
+
+
+def cmd_quarantine_delete(config: Config, args: argparse.Namespace) -> None:
+    from sms_gateway.pipeline import quarantine
+
+    def delete() -> None:
+        with _prepare(config).begin() as conn:
+            quarantine.resolve(conn, args.id, quarantine.State.DELETED, utc_now())
+            _audit(f"entry #{args.id}", "quarantine_deleted")(conn)
+
+    _resolving(delete)
+    print(f"entry #{args.id} deleted")
+
+
+def _resolving(action: Callable[[], None]) -> None:
+    from sms_gateway.pipeline.quarantine import QuarantineError
+
+    try:
+        action()
+    except QuarantineError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _audit(detail: str, action: str) -> Callable[[Connection], None]:
+    """The console's audit record for a change made here, by `cli:<login>`."""
+    from sms_gateway.web import audit
+
+    operator = f"cli:{getpass.getuser()}"
+    return lambda conn: audit.record(conn, operator, action, detail, utc_now())
+
+
 def cmd_run(config: Config, args: argparse.Namespace) -> None:
     from sms_gateway.runner import run
 
@@ -177,6 +227,15 @@ def _parser() -> argparse.ArgumentParser:
     sim = command("simulate", cmd_simulate, help="handle one SMS and print the replies")
     sim.add_argument("--from", dest="sender", required=True, help="the sender's number")
     sim.add_argument("text")
+
+    qua = sub.add_parser("quarantine", help="inbound items the inbox set aside").add_subparsers(
+        dest="quarantine", required=True)
+    command("list", cmd_quarantine_list, qua, help="the held entries, newest first").add_argument(
+        "--limit", type=int, default=100)
+    command("release", cmd_quarantine_release, qua,
+            help="run a held message through the inbox again").add_argument("id", type=int)
+    command("delete", cmd_quarantine_delete, qua,
+            help="erase a held entry").add_argument("id", type=int)
 
     run = command("run", cmd_run, help="run the gateway: transports, pipeline, scheduler, web")
     run.add_argument("--node", default=socket.gethostname(), help="this node's name")

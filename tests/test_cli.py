@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from storage.db import make_engine
 from storage.tables.ledger import permits
@@ -215,3 +216,38 @@ def test_an_unusable_database_is_a_clear_error_not_a_traceback(tmp_path):
 def test_an_officer_needs_a_name(gateway):
     result = gateway("officers", "add", "+79370000099", "--name", "  ", check=False)
     assert result.returncode == 1 and "needs a name" in result.stderr
+
+
+def test_quarantine_list_release_and_delete_are_audited(gateway):
+    from sms_gateway.pipeline.inbox import Inbox
+    from sms_gateway.transport import Concat, InboundPart, Unreadable
+    from tests.test_inbox_gate import allow_poison, forbid_poison
+
+    gateway("db", "upgrade")
+    engine = make_engine(gateway.url)
+    forbid_poison(engine)
+    now = dt.datetime.now(dt.UTC)
+    Inbox(engine).store([InboundPart("smpp:mts", "+79270000001", "POISON", now),
+                         InboundPart("smpp:mts", "+79270000002", "x", now,
+                                     concat=Concat(2**40, 2, 1))])
+    Inbox(engine).set_aside([Unreadable("modem:pool", b"\x00", "bad PDU", now)])
+    listed = [line.split("\t") for line in gateway("quarantine", "list").stdout.splitlines()]
+    assert [(who, kind) for _, _, _, who, kind, _ in listed] == [
+        ("-", "unreadable"), ("+7927***0001", "message"), ("+7927***0002", "message")]
+    unreadable, poison, wide = (int(line[0]) for line in listed)
+    assert listed[1][5].startswith("the database refused it: ")
+    assert listed[2][5] == "reference of 41 bits is out of range -2147483648..2147483647"
+    assert "still refused" in gateway("quarantine", "release", str(poison), check=False).stderr
+    allow_poison(engine)
+    assert f"entry #{poison} released" in gateway("quarantine", "release", str(poison)).stdout
+    assert f"#{unreadable} deleted" in gateway("quarantine", "delete", str(unreadable)).stdout
+    assert gateway("quarantine", "delete", str(unreadable), check=False).returncode == 1
+    assert [int(line.split("\t")[0]) for line in
+            gateway("quarantine", "list").stdout.splitlines()] == [wide]
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT operator, action, detail FROM audit_log ORDER BY id"))
+        operator = f"cli:{getpass.getuser()}"
+        assert [tuple(r) for r in rows] == [
+            (operator, "quarantine_released", f"entry #{poison}"),
+            (operator, "quarantine_deleted", f"entry #{unreadable}")]
+    engine.dispose()

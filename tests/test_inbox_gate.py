@@ -102,8 +102,7 @@ def test_a_part_is_cut_to_its_share_so_the_whole_message_fits_255_parts(engine, 
     assert len(message.text) == 3 * 85 * 153 <= 255 * 153
 
 
-@pytest.fixture
-def poisonous(engine):
+def forbid_poison(engine) -> None:
     """A database that refuses one text the gate lets through (as a constraint we did not
     foresee would): a CHECK on PostgreSQL, a trigger on SQLite."""
     with engine.begin() as conn:
@@ -113,6 +112,17 @@ def poisonous(engine):
         else:
             conn.execute(text("CREATE TRIGGER no_poison BEFORE INSERT ON inbox WHEN NEW.text ="
                               " 'POISON' BEGIN SELECT RAISE(ABORT, 'no poison'); END"))
+
+
+def allow_poison(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE inbox DROP CONSTRAINT no_poison"
+                          if engine.dialect.name == "postgresql" else "DROP TRIGGER no_poison"))
+
+
+@pytest.fixture
+def poisonous(engine):
+    forbid_poison(engine)
     return engine
 
 
@@ -179,10 +189,7 @@ def test_a_released_message_goes_through_the_gate_into_the_inbox(poisonous, cloc
     [entry] = held(poisonous)
     with pytest.raises(q.QuarantineError, match="still refused: "):
         inbox_.release(entry.id)
-    with poisonous.begin() as conn:
-        conn.execute(text("ALTER TABLE inbox DROP CONSTRAINT no_poison"
-                          if poisonous.dialect.name == "postgresql"
-                          else "DROP TRIGGER no_poison"))
+    allow_poison(poisonous)
     inbox_.release(entry.id)
     [stored] = rows(poisonous, inbox, inbox.c.text, inbox.c.dedup_key, inbox.c.state)
     assert tuple(stored) == ("POISON", "sim|1", "new")

@@ -18,6 +18,7 @@ from sms_gateway.ussd import http as ussd_http
 from sms_gateway.web import (
     admin_audit,
     admin_permits,
+    admin_quarantine,
     admin_registry,
     admin_residents,
     auth,
@@ -69,7 +70,7 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
     auth.init(app)
     metrics.init(app)
     for blueprint in (status.bp, admin_residents.bp, admin_registry.bp, admin_permits.bp,
-                      printing.bp, admin_audit.bp):
+                      printing.bp, admin_audit.bp, admin_quarantine.bp):
         app.register_blueprint(blueprint)
     _register_for_machines(app, ussd_http.blueprint(
         engine, UssdMenu(rules, config.ussd.get("service_code", "*377#")),
