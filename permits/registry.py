@@ -28,7 +28,7 @@ from storage.tables.ledger import districts, officers, residents
 from storage.values import problem
 
 REQUIRED_COLUMNS = ("phone", "name", "district")
-CHUNK = 2000  # rows per transaction: tens of milliseconds of SQLite's write lock
+CHUNK = 1000  # rows per transaction: tens of milliseconds of SQLite's write lock
 MAX_LINE = 4096  # characters: a phone, a 200-character name, a district and a document fit
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
