@@ -103,10 +103,18 @@ def _cmgr(state: ModemState, call: Call) -> list[str]:
     return [] if slot is None else _show(state, "+CMGR: ", slot)
 
 
+def _length(hex_pdu: str) -> int:
+    """The TPDU length a modem prints; for a garbled PDU (a test's), its octets."""
+    try:
+        return pdu.tpdu_length(hex_pdu)
+    except CodecError:
+        return len(hex_pdu) // 2
+
+
 def _show(state: ModemState, head: str, slot: Slot) -> list[str]:
     """A stored message as +CMGL/+CMGR print it: header line, then PDU or text."""
     if state.registers.pdu_mode:
-        return [f"{head}{slot.stat},,{pdu.tpdu_length(slot.pdu)}", slot.pdu]
+        return [f"{head}{slot.stat},,{_length(slot.pdu)}", slot.pdu]
     message = pdu.decode_deliver(slot.pdu)
     sender = encode_string(state, message.sender)
     stamp = message.timestamp.strftime("%y/%m/%d,%H:%M:%S")
