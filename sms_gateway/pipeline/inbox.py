@@ -149,6 +149,8 @@ class Inbox:
                culprits: list[Refused]) -> bool:
         """Write what can be written, each half under a savepoint; a lone item that still
         fails joins `culprits`. Raises what is not about the content."""
+        if not items:
+            return False
         try:
             with conn.begin_nested():
                 return write(conn, items)
