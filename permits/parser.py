@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from permits import codes
@@ -58,6 +59,19 @@ _STOPWORDS = {fold(w)[0] for w in ("в", "на", "за", "к", "до", "с", "д
 
 
 _FOLDED_COMMANDS = {c: tuple(fold(w)[0] for w in ws) for c, ws in _COMMANDS.items()}
+# What the parser reads of a message: one SMS's worth. A request is a command and a reason;
+# the rest of a long text is courtesy, and matching it against every reason's phrases cost
+# about 20 ms per KB inside the dispatcher's write transaction (a 60 KB text: over a second).
+PARSED_PREFIX = 160
+# Texts up to this long are cached (floods repeat a handful of short ones), so the cache holds
+# at most _CACHE_ENTRIES keys of this length: a few MB, whatever arrives.
+_CACHED_LENGTH = 64
+_CACHE_ENTRIES = 20_000
+# A number names a reason only in a text whose letters are Latin or Cyrillic, written in
+# ASCII digits and without a sign: "2" in a Chinese sentence, a Myanmar digit or "-1" do not.
+_FOREIGN_LETTER = re.compile(r"(?![A-Za-z\u00c0-\u024f\u1e00-\u1eff\u0400-\u052f])[^\W\d_]")
+_FOREIGN_DIGIT = re.compile(r"(?![0-9])\d")
+_SIGNED_NUMBER = re.compile(r"(?<!\w)[-+\u2212]\s*\d")
 
 
 def _command_of(token: str) -> str | None:
@@ -105,7 +119,13 @@ class Parser:
     def __init__(self, reasons: tuple[Reason, ...]) -> None:
         self._reasons = ReasonMatcher(reasons)
         # Floods repeat a handful of texts ("ВЫХОД магазин"): parse each once.
-        self.parse = functools.lru_cache(maxsize=20_000)(self._parse)
+        self._cached = functools.lru_cache(maxsize=_CACHE_ENTRIES)(self._parse)
+        self.cache_info = self._cached.cache_info
+
+    def parse(self, text: str) -> Parsed:
+        """The request in the first `PARSED_PREFIX` characters of `text`."""
+        prefix = text[:PARSED_PREFIX]
+        return self._cached(prefix) if len(prefix) <= _CACHED_LENGTH else self._parse(prefix)
 
     def _parse(self, text: str) -> Parsed:
         tokens = fold(text)
@@ -121,7 +141,8 @@ class Parser:
         named = self._reasons.match(rest)
         if command is None and named is None and codes.looks_like_code(text):
             return Parsed(CheckRequest(text.strip(), explicit=False), english)
-        numbered = self._numbered(rest if command or len(rest) == 1 else [])
+        numbered = (self._numbered(rest if command or len(rest) == 1 else [])
+                    if _numbers_name_reasons(text) else None)
         if named:
             return Parsed(ExitRequest(named), english)
         if command == "exit" or (numbered and numbered.reason):
@@ -148,6 +169,11 @@ class Parser:
 
 
 _NEGATIONS = {fold(w)[0] for w in ("не", "нет", "not", "dont", "no")}
+
+
+def _numbers_name_reasons(text: str) -> bool:
+    return not (_FOREIGN_LETTER.search(text) or _FOREIGN_DIGIT.search(text)
+                or _SIGNED_NUMBER.search(text))
 
 
 def _not_a_request(text: str, tokens: list[str]) -> bool:

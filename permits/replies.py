@@ -1,32 +1,33 @@
-"""Every text the service sends, in Russian and English, each sized to fit one SMS.
+"""Every text the service sends, in Russian and English, each fitted to one SMS.
 
-Russian needs UCS2 (70 characters); English fits GSM-7 (160). Templates with variable parts
-(names, districts) are trimmed by the caller through `fit`.
+One SMS is measured in the encoding the reply will travel in (`sms_encoding.segments.measure`):
+160 GSM-7 septets, an extension char (`{`, `€`) counting two, or 70 UTF-16 units in UCS2, an
+emoji counting two, and a single char outside GSM-7 (a backtick, a Cyrillic name in an
+English reply) turns the whole reply into UCS2. The parts that come from outside (reason
+and district names, registry names, what an officer typed) are shortened until it fits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import string
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from permits.reasons import Reason
 from permits.text import has_cyrillic
-from sms_encoding.segments import plan
+from sms_encoding.segments import cut_to_parts, measure, plan
 
 HELP_PARTS = 2
 
-SMS_LIMIT = {"ru": 70, "en": 160}
-UCS2_LIMIT = 70
 NAME_LIMIT = 17  # a configured reason or district name longer than this is clipped
+# Template values that come from outside and are shortened to make a reply fit.
+TRIMMABLE = ("reason", "district", "typed")
 
 
 def clip(name: str, limit: int) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "."
-
-
-def limit_for(parts: list[str], language: str) -> int:
-    """One SMS: 160 in GSM-7, but 70 as soon as a Cyrillic name makes the text UCS2."""
-    return SMS_LIMIT[language] if all(p.isascii() for p in parts) else UCS2_LIMIT
 
 _TEXTS: dict[str, dict[str, str]] = {
     "ru": {
@@ -90,12 +91,13 @@ class Texts:
     language: str
     zone: dt.tzinfo
 
-    @property
-    def limit(self) -> int:
-        return SMS_LIMIT[self.language]
-
     def __call__(self, key: str, **values: object) -> str:
-        return _TEXTS[self.language][key].format(**values)
+        """The text `key` with `values`, fitted to one SMS by shortening the TRIMMABLE ones."""
+        template = _TEXTS[self.language][key]
+        names = _fields(template)
+        parts = [str(values[name]) for name in names]
+        return fit(lambda filled: template.format(**dict(zip(names, filled, strict=True))),
+                   parts, {i for i, name in enumerate(names) if name in TRIMMABLE})
 
     def time(self, moment: dt.datetime) -> str:
         return moment.astimezone(self.zone).strftime("%H:%M")
@@ -127,7 +129,7 @@ class Texts:
                 self("help_status") if status else "")))
             if sms_parts(text) <= HELP_PARTS:
                 return text
-        return cut_to_parts(text, HELP_PARTS)
+        return cut_between_words(text, HELP_PARTS)
 
     def _keyword(self, reason: Reason) -> str:
         """The shortest one-word keyword of the language's script (4 letters at least), which
@@ -139,27 +141,39 @@ class Texts:
         return min(words, key=len)
 
 
+@functools.cache
+def _fields(template: str) -> tuple[str, ...]:
+    """The names a template fills in, in order (cached: every reply is made from a template)."""
+    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
 def initials(full_name: str) -> str:
     """`Иванов Иван Иванович` -> `Иванов И.И.`: enough to compare with a passport."""
     surname, *given = full_name.split()
     return " ".join([surname, "".join(f"{g[0]}." for g in given)]).strip() if given else surname
 
 
-def fit(fixed: list[str], trimmable: list[str], limit: int) -> str:
-    """Join parts with spaces, shortening the trimmable ones (last first) to fit `limit`."""
-    parts = fixed + trimmable
-    text = " ".join(p for p in parts if p)
-    index = len(parts) - 1
-    while len(text) > limit and index >= len(fixed):
-        excess = len(text) - limit
-        part = parts[index]
-        keep = max(1, len(part) - excess - 1)
-        parts[index] = part[:keep] + "." if keep < len(part) else part
-        if len(text) == len(" ".join(p for p in parts if p)):
-            parts[index] = ""
-        text = " ".join(p for p in parts if p)
-        index -= 1
-    return text[:limit]
+def fit(render: Callable[[list[str]], str], parts: Sequence[str],
+        trimmable: Collection[int]) -> str:
+    """`render(parts)` fitted to one SMS: the trimmable parts are shortened (the last first,
+    each ending in "."), then emptied; a text still too long is cut (never sent in two)."""
+    parts = list(parts)
+    for index in sorted(trimmable, reverse=True):
+        while True:
+            text = render(parts)
+            size = measure(text)
+            if size.fits_one_sms:
+                return text
+            if not parts[index]:
+                break
+            keep = len(parts[index]) - max(1, size.units - size.single) - 1
+            parts[index] = parts[index][:keep] + "." if keep > 0 else ""
+    return cut_to_parts(render(parts), 1)
+
+
+def joined(parts: Sequence[str]) -> str:
+    """Parts with a space between, the empty ones left out (a `fit` renderer)."""
+    return " ".join(part for part in parts if part)
 
 
 def sms_parts(text: str) -> int:
@@ -167,7 +181,7 @@ def sms_parts(text: str) -> int:
     return len(plan(text).parts)
 
 
-def cut_to_parts(text: str, parts: int) -> str:
+def cut_between_words(text: str, parts: int) -> str:
     """The longest start of `text`, ending between words with "...", that fits in `parts` SMS
     ("…" is not in the GSM alphabet and would make an English text UCS2)."""
     words = text.split(" ")

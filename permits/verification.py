@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from permits import codes
 from permits.ledger import Found
 from permits.phones import mask
-from permits.replies import Texts, fit, initials, limit_for
+from permits.replies import Texts, fit, initials, joined
 from permits.settings import RulesSettings
 
 
@@ -63,6 +63,6 @@ def _describe(state: str, found: Found, now: dt.datetime, texts: Texts,
         window = f"{texts.date(permit.valid_from)} {window}"
     reason = settings.reason(permit.reason)
     reason_name = texts.reason(reason) if reason else str(permit.reason)
-    fixed = [texts(state), window, f"{reason_name},", mask(found.phone)]
-    trimmable = [initials(found.name), found.district_name]
-    return fit(fixed, trimmable, limit_for(fixed + trimmable, texts.language))
+    parts = [texts(state), window, f"{reason_name},", mask(found.phone), initials(found.name),
+             found.district_name]
+    return fit(joined, parts, trimmable=(2, 4, 5))  # the district goes first, then the name

@@ -32,11 +32,46 @@ class Plan:
     parts: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Size:
+    """A text measured in the encoding it will travel in: GSM-7 septets (an extension char
+    counts two) or UCS2 UTF-16 code units (an emoji counts two)."""
+
+    dcs: int
+    units: int
+    single: int  # units one SMS holds
+    part: int  # units one part of a concatenated SMS holds
+
+    @property
+    def fits_one_sms(self) -> bool:
+        return self.units <= self.single
+
+
+def measure(text: str) -> Size:
+    """How much of an SMS `text` fills, in the alphabet `plan` would choose for it (replies
+    are fitted with this: `len()` counts an emoji once and ignores that one backtick sends
+    the whole text as UCS2). CodecError on a lone surrogate, which no alphabet carries."""
+    scheme = _scheme_for(text)
+    return Size(scheme.dcs, len(scheme.encode(text)) // scheme.unit, scheme.single // scheme.unit,
+                scheme.size // scheme.unit)
+
+
+def cut_to_parts(text: str, parts: int) -> str:
+    """The longest start of `text` that `parts` concatenated parts hold (all of it if it fits),
+    cut in the encoded form, never inside an escape pair or a surrogate pair."""
+    scheme = _scheme_for(text)
+    data = scheme.encode(text)
+    room = scheme.single if parts == 1 else scheme.size * parts
+    if len(data) <= room:
+        return text
+    return scheme.decode(data[: scheme.cut(data, room)])
+
+
 def plan(text: str, *, max_parts: int = 255) -> Plan:
-    """GSM-7 when every char allows it (twice the capacity), else UCS2; split when too long."""
+    """The alphabet `_scheme_for` picks, and the parts; split when too long."""
     if not 1 <= max_parts <= 255:
         raise ValueError(f"max_parts must be 1..255, got {max_parts}")
-    scheme = _GSM7 if gsm7.is_gsm7(text) else _UCS2
+    scheme = _scheme_for(text)
     chunks = scheme.split(scheme.encode(text))
     if len(chunks) > max_parts:
         raise MessageTooLong(f"text needs {len(chunks)} parts, at most {max_parts} allowed")
@@ -51,6 +86,7 @@ class _Scheme:
     single: int  # encoded size that fits one SMS
     size: int  # encoded size of one part of a concatenated SMS
     cut: Callable[[bytes, int], int]  # moves a part's end off a pair it would tear
+    unit: int  # encoded octets per unit the limits are spoken in (septet, UTF-16 unit)
     space: bytes  # a space, encoded: the unit a part would rather end after
 
     def split(self, data: bytes) -> list[bytes]:
@@ -68,7 +104,7 @@ class _Scheme:
 
     def _after_a_space(self, data: bytes, start: int, end: int) -> int:
         """`end`, or just after the last space at most WORD_SLACK characters before it."""
-        unit = len(self.space)
+        unit = self.unit
         lowest = max(start + unit, end - WORD_SLACK * unit)
         for at in range(end - unit, lowest - 1, -unit):
             if data[at:at + unit] == self.space:
@@ -104,7 +140,12 @@ def decode_ucs2(data: bytes) -> str:
     return data.decode("utf-16-be", "replace")
 
 
-_GSM7 = _Scheme(DCS_GSM7, gsm7.encode, gsm7.decode, GSM7_SINGLE, GSM7_PART, _before_escape,
+_GSM7 = _Scheme(DCS_GSM7, gsm7.encode, gsm7.decode, GSM7_SINGLE, GSM7_PART, _before_escape, 1,
                 space=gsm7.encode(" "))
-_UCS2 = _Scheme(DCS_UCS2, encode_ucs2, decode_ucs2, UCS2_SINGLE, UCS2_PART, _before_high_surrogate,
-                space=encode_ucs2(" "))
+_UCS2 = _Scheme(DCS_UCS2, encode_ucs2, decode_ucs2, UCS2_SINGLE, UCS2_PART,
+                _before_high_surrogate, 2, space=encode_ucs2(" "))
+
+
+def _scheme_for(text: str) -> _Scheme:
+    """GSM-7 when every char allows it (twice the capacity), else UCS2."""
+    return _GSM7 if gsm7.is_gsm7(text) else _UCS2

@@ -20,6 +20,10 @@ from storage.tables.messages import inbox, outbox
 CHANNEL = "loopback:simulate"
 
 
+class Quarantined(Exception):
+    """The message was not stored for handling but quarantined (the reason is the message)."""
+
+
 @dataclass(frozen=True)
 class Simulated:
     """What became of the message: the rules' outcome and the reply texts, in order."""
@@ -30,10 +34,13 @@ class Simulated:
 
 def simulate(engine: Engine, config: Config, sender: str, text: str, *,
              clock: Clock = utc_now, timeout: float = 60.0) -> Simulated:
-    """Store, dispatch and 'send' one message."""
+    """Store, dispatch and 'send' one message. Raises Quarantined when the inbox would not
+    take it, as it would not from a transport."""
     key = f"simulate:{uuid.uuid4()}"
-    Inbox(engine, clock=clock).store([InboundPart(CHANNEL, sender, text, clock(),
-                                                  dedup_key=key)])
+    refused = Inbox(engine, clock=clock).store([InboundPart(CHANNEL, sender, text, clock(),
+                                                            dedup_key=key)])
+    if refused:
+        raise Quarantined(refused[0].why)
     rules = Rules(config.rules)
     dispatcher = Dispatcher(engine, rules, ussd=UssdSessions.configured(rules, config.ussd),
                             batch_size=50, clock=clock)

@@ -2,7 +2,8 @@
 
 A transport only moves messages: it hands inbound parts to an `InboundSink`, which commits
 them before returning (so the transport may acknowledge only after `store` returned), and it
-sends the outbound messages the sender gives it, reporting each outcome.
+sends the outbound messages the sender gives it, reporting each outcome. What it read but
+cannot decode at all goes to the sink too (`set_aside`), and is acknowledged the same way.
 """
 
 from __future__ import annotations
@@ -52,14 +53,30 @@ class DeliveryReceipt:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """What a transport received but cannot decode (a SIM PDU, a deliver_sm's text): kept in
+    the quarantine for an operator, then acknowledged, so it neither fills a SIM nor comes back."""
+
+    channel: str
+    raw: bytes
+    reason: str
+    received_at: dt.datetime
+    sender: str = ""
+
+
 class InboundSink(Protocol):
     """What the pipeline offers a transport."""
 
     def store(self, parts: Sequence[InboundPart]) -> None:
-        """Commit the parts in one transaction; raises StoreError when that failed."""
+        """Commit the parts in one transaction; raises StoreError only when the database
+        itself failed. A part the database cannot hold is quarantined, and counts as stored."""
+
+    def set_aside(self, items: Sequence[Unreadable]) -> None:
+        """Commit what could not be decoded to the quarantine; raises StoreError like `store`."""
 
     def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
-        """Record delivery receipts; raises StoreError when that failed."""
+        """Record delivery receipts; raises StoreError like `store`."""
 
     def link_health(self, health: LinkHealth) -> None:
         """Note the current state of a link (kept in memory, snapshotted by the scheduler)."""

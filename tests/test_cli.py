@@ -11,7 +11,7 @@ import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from permits.ledger import hour_of
 from storage.db import make_engine
@@ -68,6 +68,28 @@ def test_import_reports_bad_rows_by_line_and_keeps_good_ones(gateway, tmp_path):
     assert "line 5: unknown district 'nowhere'" in result.stderr
     assert "line 6: name is empty" in result.stderr
     assert "line 7: phone +7927***0001 repeated" in result.stderr
+
+
+def test_import_reports_oversized_and_unstorable_rows_and_keeps_the_good_ones(gateway, tmp_path):
+    csv = tmp_path / "hostile.csv"
+    csv.write_text(
+        "phone,name,district,document\n"
+        "+79270000001,Good One,kinel,\n"
+        f'+79270000002,"{"x" * 140_000}",kinel,\n'  # over csv's 128 KB field limit
+        "+79270000003,Nul\0Name,kinel,\n"
+        f"+79270000004,Long Document,kinel,{'9' * 41}\n"
+        f"+79270000005,{'y' * 201},kinel,\n"
+        f"{'7' * 5000},Huge Phone,kinel,\n"
+        "+79270000006,Good Two,kinel,\n",
+        encoding="utf-8",
+    )
+    result = gateway("residents", "import", str(csv))
+    assert "imported 2 residents, rejected 5 rows" in result.stdout, result.stderr
+    assert "line 3: longer than 4096 characters" in result.stderr
+    assert "line 4: name holds U+0000" in result.stderr
+    assert "line 5: document is 41 characters long, at most 40 fit" in result.stderr
+    assert "line 6: name is 201 characters long, at most 200 fit" in result.stderr
+    assert "line 7: longer than 4096 characters" in result.stderr
 
 
 def test_import_of_a_file_without_the_header_fails_clearly(gateway, tmp_path):
@@ -306,3 +328,40 @@ def test_simulate_says_on_stderr_why_nothing_was_sent(gateway, tmp_path):
     engine.dispose()
     capped = gateway("simulate", "--from", "+79270000001", "СТАТУС")
     assert capped.stdout == "" and "reply cap" in capped.stderr
+
+
+def test_quarantine_list_release_and_delete_are_audited(gateway):
+    from sms_gateway.pipeline.inbox import Inbox
+    from sms_gateway.transport import Concat, InboundPart, Unreadable
+    from tests.test_inbox_gate import allow_poison, forbid_poison
+
+    gateway("db", "upgrade")
+    engine = make_engine(gateway.url)
+    forbid_poison(engine)
+    now = dt.datetime.now(dt.UTC)
+    Inbox(engine).store([InboundPart("smpp:mts", "+79270000001", "POISON", now),
+                         InboundPart("smpp:mts", "+79270000002", "x", now,
+                                     concat=Concat(2**40, 2, 1))])
+    Inbox(engine).set_aside([Unreadable("modem:pool", b"\x00", "bad PDU", now)])
+    header, *lines = gateway("quarantine", "list").stdout.splitlines()
+    assert header.split("\t")[:2] == ["id", "quarantined"]
+    listed = [line.split("\t") for line in lines]
+    assert [(who, kind) for _, _, _, who, kind, _ in listed] == [
+        ("-", "unreadable"), ("+7927***0001", "message"), ("+7927***0002", "message")]
+    unreadable, poison, wide = (int(line[0]) for line in listed)
+    assert listed[1][5].startswith("the database refused it: ")
+    assert listed[2][5] == "reference of 41 bits is out of range -2147483648..2147483647"
+    assert "still refused" in gateway("quarantine", "release", str(poison), check=False).stderr
+    allow_poison(engine)
+    assert f"entry #{poison} released" in gateway("quarantine", "release", str(poison)).stdout
+    assert f"#{unreadable} deleted" in gateway("quarantine", "delete", str(unreadable)).stdout
+    assert gateway("quarantine", "delete", str(unreadable), check=False).returncode == 1
+    assert [int(line.split("\t")[0]) for line in
+            gateway("quarantine", "list").stdout.splitlines()[1:]] == [wide]
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT operator, action, detail FROM audit_log ORDER BY id"))
+        operator = f"cli:{getpass.getuser()}"
+        assert [tuple(r) for r in rows] == [
+            (operator, "quarantine_released", f"entry #{poison}"),
+            (operator, "quarantine_deleted", f"entry #{unreadable}")]
+    engine.dispose()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms_encoding import gsm7, udh
+from sms_encoding import gsm7, segments, udh
 from sms_encoding.errors import CodecError, MessageTooLong
 from sms_encoding.segments import (
     DCS_GSM7,
@@ -257,3 +257,24 @@ def test_a_part_ends_between_words_when_a_space_is_near_its_limit(word):
 def test_a_long_word_is_still_cut_at_the_limit():
     text = "a" * 100 + " " + "b" * 100
     assert plan(text).parts == ("a" * 100 + " " + "b" * 52, "b" * 48)
+
+
+# -- measuring and cutting in the encoded form -------------------------------------------------
+
+
+@pytest.mark.parametrize("text, dcs, units", [
+    ("EXIT shop", segments.DCS_GSM7, 9),
+    ("{€}", segments.DCS_GSM7, 6),  # extension chars: two septets each
+    ("EXIT `shop`", segments.DCS_UCS2, 11),  # one backtick: the whole text is UCS2
+    ("😀😀", segments.DCS_UCS2, 4),  # outside the BMP: two UTF-16 units each
+])
+def test_a_text_is_measured_in_the_encoding_it_travels_in(text, dcs, units):
+    size = segments.measure(text)
+    assert (size.dcs, size.units) == (dcs, units)
+
+
+@given(st.text(alphabet=st.sampled_from("a{€😀ы"), max_size=400), st.integers(1, 3))
+def test_cutting_to_parts_keeps_a_start_that_fits_and_tears_no_pair(text, parts):
+    cut = segments.cut_to_parts(text, parts)
+    assert text.startswith(cut)
+    assert len(segments.plan(cut).parts) <= parts

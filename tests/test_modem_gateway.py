@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from permits import registry
 from storage.tables.ledger import permits, verifications
-from storage.tables.messages import inbox, outbox
+from storage.tables.messages import inbox, outbox, quarantine
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, ROOT, STRANGER
 from tests.test_modem_gateway_rig import count, service
 from tests.test_modem_harness import wait_until
@@ -201,3 +201,23 @@ def test_an_officers_check_is_answered(tmp_path: Path, config, engine, people) -
     assert "ДЕЙСТВУЕТ" in answer.text
     with engine.connect() as conn:
         assert conn.scalars(select(verifications.c.outcome)).all() == ["valid"]
+
+
+def test_a_nul_or_an_undecodable_pdu_on_the_sim_stops_no_other_sms(
+    tmp_path: Path, config, engine, people
+) -> None:
+    sim = SimModem(tmp_path / "modem0", seed=0).start()
+    try:  # all arrive while the gateway is down: the first sweep reads them together
+        sim.inject(RESIDENT, "ВЫ\0ХОД магазин")
+        sim.inject(NEIGHBOUR, "СТАТУС")
+        sim.inject_pdu("0791974152000000040B91")  # cut off in the sender's address
+        with service(tmp_path, config, engine, sims=[sim]) as s:
+            s.wait_replies(2)
+            wait_until(lambda: not s.sim.sim_messages(), what="SIM emptied after the commit")
+    finally:
+        sim.stop()
+    [issued], [status] = s.replies_to(RESIDENT), s.replies_to(NEIGHBOUR)
+    assert issued.text.startswith("ПРОПУСК ") and status.text.startswith("Активного пропуска нет")
+    with engine.connect() as conn:
+        assert conn.execute(select(quarantine.c.kind, quarantine.c.channel)).all() == [
+            ("unreadable", "modem:pool")]

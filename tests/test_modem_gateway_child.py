@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from sms_gateway.pipeline.inbox import Inbox
-from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth
+from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, Unreadable
 from storage.db import make_engine
 from tests.test_modem_gateway_rig import pool_transport
 
@@ -33,6 +33,9 @@ class CommitThenHang:
 
     def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         self.inbox.receipts(receipts)
+
+    def set_aside(self, items: Sequence[Unreadable]) -> None:
+        self.inbox.set_aside(items)
 
     def link_health(self, health: LinkHealth) -> None:
         pass

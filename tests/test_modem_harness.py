@@ -14,7 +14,13 @@ from pathlib import Path
 
 from sms_gateway.modem.settings import ModemPoolSettings, ModemSettings
 from sms_gateway.modem.transport import ModemTransport
-from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
+from sms_gateway.transport import (
+    DeliveryReceipt,
+    InboundPart,
+    LinkHealth,
+    StoreError,
+    Unreadable,
+)
 from tools.sim_modem import SimModem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +42,10 @@ class CollectingSink:
     def __init__(self) -> None:
         self.parts: list[InboundPart] = []
         self.receipts_seen: list[DeliveryReceipt] = []
+        self.set_aside_seen: list[Unreadable] = []
         self.healths: list[LinkHealth] = []
         self.store_calls = 0
+        self.set_aside_calls = 0
         self.fail_stores = False
         self._lock = threading.Lock()
 
@@ -51,6 +59,13 @@ class CollectingSink:
     def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         with self._lock:
             self.receipts_seen.extend(receipts)
+
+    def set_aside(self, items: Sequence[Unreadable]) -> None:
+        with self._lock:
+            self.set_aside_calls += 1
+            if self.fail_stores:
+                raise StoreError("database is down (test)")
+            self.set_aside_seen.extend(items)
 
     def link_health(self, health: LinkHealth) -> None:
         with self._lock:

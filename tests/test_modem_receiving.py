@@ -118,3 +118,41 @@ def test_cmti_is_acted_on_without_waiting_for_a_poll(tmp_path: Path) -> None:
     with rig(tmp_path, poll_seconds=60.0) as r:
         r.sim.inject(SENDER, "ВЫХОД сразу")
         wait_until(lambda: r.sink.texts() == ["ВЫХОД сразу"], timeout=5, what="stored")
+
+
+# -- what a SIM holds never stops the modem ----------------------------------------------------
+
+# An SMS-DELIVER cut off inside its sender's address: nothing can decode it.
+TRUNCATED = "0791974152000000040B91"
+
+
+def test_an_undecodable_sim_pdu_is_set_aside_and_deleted(tmp_path: Path) -> None:
+    with rig(tmp_path, start=False) as r:
+        r.sim.inject_pdu(TRUNCATED)
+        r.sim.inject(SENDER, "ВЫХОД 1")
+        r.start()
+        wait_until(lambda: r.sink.texts() == ["ВЫХОД 1"], what="the readable one stored")
+        wait_until(lambda: not r.sim.sim_messages(), what="both deleted from the SIM")
+    [unreadable] = r.sink.set_aside_seen
+    assert unreadable.raw == bytes.fromhex(TRUNCATED) and unreadable.channel == "modem:test"
+    assert "cannot be decoded" in unreadable.reason
+
+
+def test_an_undecodable_pdu_stays_on_the_sim_while_the_database_is_down(tmp_path: Path) -> None:
+    with rig(tmp_path) as r:
+        r.sink.fail_stores = True
+        r.sim.inject_pdu(TRUNCATED)
+        wait_until(lambda: r.sink.set_aside_calls >= 2, what="a second attempt")
+        assert len(r.sim.sim_messages()) == 1
+        r.sink.fail_stores = False
+        wait_until(lambda: not r.sim.sim_messages(), what="deleted once set aside")
+
+
+def test_a_storage_index_of_thousands_of_digits_does_not_reopen_the_port(
+        tmp_path: Path, caplog) -> None:
+    with rig(tmp_path) as r:
+        r.sim.state.notify('+CMTI: "SM",' + "9" * 5000)
+        r.sim.inject(SENDER, "EXIT after")
+        wait_until(lambda: r.sink.texts() == ["EXIT after"], what="the next SMS stored")
+        assert r.transport.health().details["modems"]["m0"]["state"] == "up"
+    assert "reopening" not in caplog.text and "unexpected failure" not in caplog.text

@@ -110,3 +110,15 @@ def test_send_before_start_is_temporary(tmp_path: Path) -> None:
     with rig(tmp_path, start=False) as r:
         [result] = r.transport.send([OutboundMessage(1, TO, "hi")])
     assert not result.ok and not result.permanent
+
+
+def test_a_reference_that_is_no_tp_mr_still_sends_and_keeps_the_port(
+        tmp_path: Path, caplog) -> None:
+    with rig(tmp_path) as r:
+        for number, answer in enumerate(("9" * 5000, "300", "x"), start=1):
+            r.sim.set_faults(reference_answer=answer)
+            [result] = r.transport.send([OutboundMessage(number, "+79270000001", "hi")])
+            assert result.ok and result.transport_message_id is None
+        assert r.transport.health().details["modems"]["m0"]["state"] == "up"
+    assert len(r.sim.sent()) == 3
+    assert "reopening" not in caplog.text and "unexpected failure" not in caplog.text

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from permits.parser import (
+    PARSED_PREFIX,
     CheckRequest,
     ExitRequest,
     HelpRequest,
@@ -187,3 +188,39 @@ def test_the_parser_never_raises(text):
 )
 def test_the_parser_never_raises_on_near_misses(words):
     parser.parse("".join(words))
+
+
+# -- numbers name reasons only in Latin or Cyrillic requests ----------------------------------
+
+
+@pytest.mark.parametrize("text", ["我要2", "我想去药店 2", "၂", "٢", "-1", "−1", "+2",
+                                  "Ich will 2 ☕ ß", "ⅱ", "exit ၂", "ВЫХОД -1", "ВЫХОД ٣"])
+def test_a_lone_digit_in_another_script_or_with_a_sign_names_no_reason(text):
+    request = parser.parse(text).request
+    assert not (isinstance(request, ExitRequest) and request.reason is not None)
+    assert not (isinstance(request, ExitRequest) and request.unknown_number is not None)
+
+
+@pytest.mark.parametrize("text, number", [("2", 2), ("выход 2", 2), ("EXIT 2!", 2),
+                                          ("Vyhod 3 🙂", 3), ("выход-1", 1), ("ÉXIT 2", 2)])
+def test_a_number_in_a_latin_or_cyrillic_request_still_names_its_reason(text, number):
+    assert parser.parse(text).request.reason.number == number
+
+
+# -- bounded work ------------------------------------------------------------------------------
+
+
+def test_the_parser_reads_what_one_sms_holds_and_no_more():
+    padding = "please " * (PARSED_PREFIX // 7)
+    assert parser.parse(f"EXIT pharmacy {padding}").request.reason.number == 2
+    assert parser.parse(f"EXIT {padding} pharmacy").request == ExitRequest(None)
+    flood = "EXIT " + "слово " * 10_000  # 60 KB: a message_payload's worth
+    assert parser.parse(flood) == parser.parse(flood[:PARSED_PREFIX])
+
+
+def test_long_texts_are_never_kept_in_the_cache():
+    fresh = Parser(DEFAULT_REASONS)
+    for n in range(200):
+        fresh.parse(f"EXIT {n} " + "x" * 60_000)
+    fresh.parse("ВЫХОД магазин")
+    assert fresh.cache_info().currsize == 1

@@ -42,6 +42,13 @@ def test_a_resident_gets_a_permit_with_code_window_and_reason(send):
     codes.normalize(code_in(reply.text))
 
 
+def test_a_digit_in_a_chinese_sentence_or_another_script_spends_no_permit(send, engine):
+    for text in ("我要2", "၂", "-1"):
+        assert send(RESIDENT, text).kind == "unrecognized"
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(permits)) == 0
+
+
 def test_asking_again_while_valid_returns_the_same_permit_and_spends_nothing(send, engine, clock):
     first = code_in(send(RESIDENT, "EXIT shop").replies[0].text)
     clock.advance(minutes=30)

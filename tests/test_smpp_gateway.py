@@ -23,12 +23,13 @@ from sms_gateway.config import Config
 from sms_gateway.gateway import Gateway
 from sms_gateway.smpp import pdu
 from sms_gateway.smpp.constants import Command, Status
+from sms_gateway.smpp.pdu import Tag
 from sms_gateway.smpp.transport import SmppTransport
 from storage.tables.ledger import permits, verifications
-from storage.tables.messages import inbox, inbox_parts, outbox
+from storage.tables.messages import inbox, inbox_parts, outbox, quarantine
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT
 from tools.simsmsc.kit import local_settings, wait_until
-from tools.simsmsc.messages import SubmitRecord
+from tools.simsmsc.messages import SubmitRecord, mo_messages
 from tools.simsmsc.simulator import SimSmsc, _Connection
 
 CODE = re.compile(r"\b([2-9A-Z]{4}-[2-9A-Z]{4})\b")
@@ -243,3 +244,39 @@ def test_an_officers_check_is_answered_with_the_permit(gateway, smsc, engine):
     with engine.connect() as conn:
         priority = conn.scalar(select(outbox.c.priority).where(outbox.c.recipient == OFFICER))
     assert priority > 0
+
+
+# -- no message stops the others (rule 8) ------------------------------------------------------
+
+
+def poisoned_group() -> bytes:
+    """Six deliver_sm in one write, so the gateway stores them in one group: two requests and
+    four messages that each used to fail the whole group's transaction."""
+    ucs2 = {"encoding": "ucs2"}
+    [resident] = mo_messages(RESIDENT, "377", "ВЫХОД магазин", **ucs2)
+    [nul] = mo_messages(NEIGHBOUR, "377", "EXIT\0 shop", **ucs2)
+    [sar] = mo_messages("+79270000011", "377", "EXIT 1")
+    [ussd] = mo_messages("+79270000012", "377", "*377#", ussd_op=1,
+                         ussd_session=bytes(range(40)).hex())
+    sar_tlvs = {Tag.SAR_TOTAL_SEGMENTS: b"\x02", Tag.SAR_SEGMENT_SEQNUM: b"\x01"}
+    wide = dataclasses.replace(sar, tlvs={**sar_tlvs, Tag.SAR_MSG_REF_NUM: b"\x80\0\0\0"})
+    huge = dataclasses.replace(sar, tlvs={**sar_tlvs, Tag.SAR_MSG_REF_NUM: b"\x7f" + b"\0" * 8})
+    return b"".join(pdu.encode_short_message("deliver_sm", 900 + n, message)
+                    for n, message in enumerate((resident, nul, wide, huge, ussd, sar)))
+
+
+def test_one_group_of_deliver_sm_with_poison_is_acknowledged_and_the_rest_answered(
+        gateway, smsc, engine):
+    smsc.send_raw(poisoned_group())
+    smsc.wait(lambda: len([s for s, _ in smsc.deliver_answers if s >= 900]) == 6)
+    assert {status for seq, status in smsc.deliver_answers if seq >= 900} == {Status.OK}
+    smsc.wait(lambda: len(smsc.submits) == 3)
+    assert replies_to(smsc, RESIDENT)[0].text.startswith("ПРОПУСК ")
+    assert replies_to(smsc, NEIGHBOUR)[0].text.startswith("PERMIT ")
+    assert count(engine, permits) == 2
+    with engine.connect() as conn:
+        reasons = conn.scalars(select(quarantine.c.reason).order_by(quarantine.c.id)).all()
+    assert reasons == ["reference of 32 bits is out of range -2147483648..2147483647",
+                       "reference of 71 bits is out of range -2147483648..2147483647",
+                       "ussd_session is 80 characters long, at most 64 fit"]
+    assert all(status == Status.OK for _, status in smsc.deliver_answers)  # none came back

@@ -206,12 +206,14 @@ def test_store_failure_answers_rx_t_appn_and_the_redelivery_is_kept(smsc, link):
     assert [p.text for p in sink.parts] == ["EXIT 2"]
 
 
-def test_undecodable_mo_is_refused_and_the_link_goes_on(smsc, link):
+def test_undecodable_mo_is_set_aside_acknowledged_and_the_link_goes_on(smsc, link):
     _, sink = link
     odd_ucs2 = ShortMessage("79161234567", "377", b"\xd8", source_addr_ton=1, data_coding=8)
     smsc.send_raw(pdu.encode_short_message("deliver_sm", 4242, odd_ucs2))
     smsc.wait(lambda: any(seq == 4242 for seq, _ in smsc.deliver_answers))
-    assert dict(smsc.deliver_answers)[4242] == Status.PERMANENT_APP_ERROR
+    assert dict(smsc.deliver_answers)[4242] == Status.OK
+    [unreadable] = sink.set_aside_seen
+    assert unreadable.sender == "+79161234567" and "odd length" in unreadable.reason
     smsc.inject(PHONE, "after")
     sink.wait_for(lambda: [p.text for p in sink.parts] == ["after"])
 
@@ -310,3 +312,19 @@ def test_health_reports_link_figures(smsc, link):
         health.details
     )
     assert any(h.up for h in sink.health)
+
+
+def test_a_receipt_with_a_5000_digit_id_neither_drops_the_link_nor_comes_back(smsc):
+    transport, sink = connect(smsc, message_id_format="decimal")
+    try:
+        receipt = ShortMessage("79161234567", "377", source_addr_ton=1, esm_class=0x04,
+                               tlvs={pdu.Tag.RECEIPTED_MESSAGE_ID: b"4" * 5000 + b"\0",
+                                     pdu.Tag.MESSAGE_STATE: b"\x02"})
+        smsc.send_raw(pdu.encode_short_message("deliver_sm", 777, receipt))
+        smsc.inject(PHONE, "after")
+        sink.wait_for(lambda: [p.text for p in sink.parts] == ["after"])
+        smsc.wait(lambda: any(seq == 777 for seq, _ in smsc.deliver_answers))
+        assert dict(smsc.deliver_answers)[777] == Status.OK
+        assert transport.health().details["reconnects"] == 0
+    finally:
+        transport.stop()

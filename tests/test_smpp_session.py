@@ -25,7 +25,7 @@ from sms_gateway.smpp.pdu import ShortMessage, Tag
 from sms_gateway.smpp.session import Session
 from sms_gateway.smpp.states import BindKind, State
 from sms_gateway.smpp.window import THROTTLE_ATTEMPTS, THROTTLE_PAUSE_MIN
-from sms_gateway.transport import DeliveryReceipt, InboundPart
+from sms_gateway.transport import DeliveryReceipt, InboundPart, Unreadable
 from tools.simsmsc.kit import FakeClock, RecordingSink, local_settings
 
 SETTINGS = local_settings(2775, window=2, response_timeout_seconds=10, enquire_link_seconds=30)
@@ -353,15 +353,16 @@ def test_deliver_sm_refused_with_temporary_error_when_not_stored(clock):
     assert (answer.command_id, answer.status) == (Command.DELIVER_SM_RESP, 0x64)
 
 
-def test_undecodable_deliver_sm_is_refused_not_fatal(clock, caplog):
+def test_undecodable_deliver_sm_is_set_aside_not_fatal(clock, caplog):
     session = bind(clock)
     bad = ShortMessage("79161234567", "377", b"\x04\x1f\x00", source_addr_ton=1, data_coding=8)
-    [event] = session.receive_data(pdu.encode_short_message("deliver_sm", 9, bad))
-    assert isinstance(event, Refused) and event.status == Status.PERMANENT_APP_ERROR
-    assert "+7916" in event.reason and "1234567" not in event.reason
+    raw = pdu.encode_short_message("deliver_sm", 9, bad)
+    [event] = session.receive_data(raw)
+    assert isinstance(event, Received) and isinstance(event.item, Unreadable)
+    assert (event.sequence, event.item.raw, event.item.sender) == (9, raw, "+79161234567")
+    assert "odd length" in event.item.reason
     assert "1234567" not in caplog.text
-    [answer] = frames(session.data_to_send())
-    assert (answer.sequence, answer.status) == (9, Status.PERMANENT_APP_ERROR)
+    assert session.data_to_send() == b""  # answered once it is in the quarantine
     assert [type(e) for e in session.receive_data(deliver(10))] == [Received]
 
 
@@ -445,3 +446,55 @@ def test_a_failed_commit_answers_every_part_of_the_read_with_a_temporary_error(c
     sink.fail_next = 1
     assert store_and_acknowledge(sink, events) == [(Status.TEMPORARY_APP_ERROR, [30, 31])]
     assert sink.parts == []
+
+
+# -- what the peer sends never raises out of receive_data --------------------------------------
+
+
+@pytest.mark.parametrize("tlvs", [
+    {Tag.RECEIPTED_MESSAGE_ID: b"1" * 5000 + b"\0", Tag.MESSAGE_STATE: b"\x02"},
+    {Tag.MESSAGE_PAYLOAD: b"id:" + b"7" * 5000 + b" sub:001 dlvrd:001 stat:DELIVRD err:000"},
+])
+def test_a_receipt_id_of_thousands_of_digits_is_read_not_raised(clock, tlvs):
+    for id_format in ("decimal", "hex"):
+        session = bind(clock, replace(SETTINGS, message_id_format=id_format))
+        receipt = ShortMessage("79161234567", "377", source_addr_ton=1, esm_class=0x04,
+                               tlvs=tlvs)
+        [event] = session.receive_data(pdu.encode_short_message("deliver_sm", 5, receipt))
+        assert isinstance(event.item, DeliveryReceipt) and len(event.item.message_id) >= 5000
+        assert session.state is State.BOUND
+
+
+def test_a_submit_sm_resp_id_of_thousands_of_digits_is_taken_as_it_is(clock):
+    session = bind(clock, replace(SETTINGS, message_id_format="decimal"))
+    session.submit([("tag", REPLY)])
+    [sent] = submitted(session)
+    [event] = session.receive_data(resp(Command.SUBMIT_SM_RESP, sent.sequence, 0,
+                                        b"00" + b"9" * 5000 + b"\0"))
+    assert event == SubmitAccepted("tag", "9" * 5000)
+
+
+def test_a_deliver_sm_no_handler_can_take_is_set_aside_and_counted(clock, monkeypatch):
+    session = bind(clock)
+
+    def broken(*args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("sms_gateway.smpp.inbound.convert", broken)
+    [event] = session.receive_data(deliver(8))
+    assert isinstance(event.item, Unreadable) and "RuntimeError('a bug')" in event.item.reason
+    assert session.refused == 1 and session.state is State.BOUND
+
+
+def test_a_request_no_handler_can_take_gets_a_generic_nack_and_is_counted(clock, monkeypatch):
+    session = bind(clock)
+    monkeypatch.setattr(Session, "_on_enquire_link", lambda self, frame: 1 / 0)
+    import sms_gateway.smpp.session as module
+
+    monkeypatch.setitem(module._REQUESTS, Command.ENQUIRE_LINK, Session._on_enquire_link)
+    assert session.receive_data(resp(Command.ENQUIRE_LINK, 12)) == []
+    [answer] = frames(session.data_to_send())
+    assert (answer.command_id, answer.sequence, answer.status) == (
+        Command.GENERIC_NACK, 12, Status.SYSTEM_ERROR)
+    session.receive_data(resp(0x00000103, 13))  # an unknown command is refused too
+    assert session.refused == 2 and session.state is State.BOUND

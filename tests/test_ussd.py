@@ -225,3 +225,14 @@ def test_http_without_a_token_refuses_requests_relayed_by_a_local_proxy(engine, 
     client = http_client(engine, menu, clock)
     relayed = post(client, headers={"X-Forwarded-For": "203.0.113.9"})
     assert relayed.status_code == 403
+
+
+def test_http_fields_with_nul_or_lone_surrogates_are_answered_not_a_500(engine, menu, clock,
+                                                                       permit_code):
+    client = http_client(engine, menu, clock)
+    typed = permit_code[:4] + "\0" + permit_code[4:]
+    assert post(client, typed).text.startswith("END ДЕЙСТВУЕТ")
+    surrogate = client.post("/ussd", data=f"phoneNumber=%2B{OFFICER[1:]}&text=%ED%A0%80"
+                            f"{permit_code}", content_type="application/x-www-form-urlencoded")
+    assert surrogate.status_code == 200
+    assert post(client, phone=OFFICER + "\0").text.startswith("CON ")  # the NUL is dropped

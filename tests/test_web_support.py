@@ -10,13 +10,11 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from permits.ussd_menu import UssdMenu
 from sms_gateway import link_health
 from sms_gateway.pipeline import outbox
 from sms_gateway.pipeline.dispatcher import Dispatcher
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import InboundPart, LinkHealth, SendResult
-from sms_gateway.ussd.sessions import UssdSessions
 from sms_gateway.web.app import create_app
 from sms_gateway.web.operators import add_operator
 from storage.tables.console import audit_log
@@ -97,8 +95,7 @@ def run_pipeline(engine, rules, clock, messages: list[tuple[str, str]],
     """Messages through the real inbox and dispatcher, as a transport would hand them over."""
     Inbox(engine, clock=clock).store([InboundPart(channel, sender, text, clock())
                                       for sender, text in messages])
-    dispatcher = Dispatcher(engine, rules, clock=clock,
-                            ussd=UssdSessions(UssdMenu(rules, "*377#"), session_seconds=120))
+    dispatcher = Dispatcher(engine, rules, clock=clock)
     while dispatcher.run_once().messages:  # officers' messages come in batches of their own
         pass
 

@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make `tools` and `sms_gateway`
 from tools.simmodem import commands_basic, commands_sms
 from tools.simmodem.control import ControlServer
 from tools.simmodem.engine import Engine
-from tools.simmodem.inbox import Injected, inject
+from tools.simmodem.inbox import Injected, inject, receive
 from tools.simmodem.pty_port import PtyPort
 from tools.simmodem.state import Faults, ModemState
 
@@ -90,6 +90,10 @@ class SimModem:
     def inject(self, sender: str, text: str, shuffle: bool = False) -> Injected:
         """An SMS from `sender` arrives: stored on the SIM (in parts, maybe out of order)."""
         return inject(self.state, sender, text, shuffle=shuffle, rng=self._rng)
+
+    def inject_pdu(self, hex_pdu: str) -> int | None:
+        """A PDU arrives exactly as given, garbage too: its SIM index (None: SIM full)."""
+        return receive(self.state, hex_pdu)
 
     def sent(self) -> list[dict[str, object]]:
         """One entry per submitted SMS part: {"to", "text", "concat", "reference"}."""

@@ -15,11 +15,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from permits import phones, registry
 from sms_gateway import logsafe
-from sms_gateway.cli import permit_commands, registry_commands, service_commands
+from sms_gateway.cli import (
+    permit_commands,
+    quarantine_commands,
+    registry_commands,
+    service_commands,
+)
 from sms_gateway.cli.common import CommandError
 from sms_gateway.config import Config, ConfigError, load
 
-_GROUPS = (service_commands, registry_commands, permit_commands)
+_GROUPS = (service_commands, registry_commands, permit_commands, quarantine_commands)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,8 +16,9 @@ from sms_gateway.config import Config
 def residents_import(config: Config, args: argparse.Namespace) -> None:
     engine = prepare(config)
     try:
-        with open(args.file, encoding="utf-8-sig", newline="") as source, engine.begin() as conn:
-            report = registry.import_residents(conn, source, config.rules.country, utc_now())
+        with open(args.file, encoding="utf-8-sig", newline="") as source:
+            report = registry.import_residents(engine, source, config.rules.country, utc_now())
+        with engine.begin() as conn:
             record(conn, "residents_imported",
                    f"{report.imported} rows, {len(report.rejected)} rejected")
     except OSError as exc:

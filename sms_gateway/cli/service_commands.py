@@ -25,9 +25,12 @@ def db_upgrade(config: Config, args: argparse.Namespace) -> None:
 
 
 def simulate(config: Config, args: argparse.Namespace) -> None:
-    from sms_gateway.simulate import simulate
+    from sms_gateway.simulate import Quarantined, simulate
 
-    result = simulate(prepare(config), config, args.sender, args.text)
+    try:
+        result = simulate(prepare(config), config, args.sender, args.text)
+    except Quarantined as exc:
+        raise CommandError(f"the message was quarantined: {exc}") from exc
     for reply in result.replies:
         print(reply)
     if not result.replies:

@@ -14,9 +14,14 @@ from sms_gateway.modem.at_port import ATPort
 from sms_gateway.modem.errors import CommandFailed, CommandTimeout, ModemError, UnexpectedAnswer
 from sms_gateway.modem.pdu import SubmitPdu
 from sms_gateway.modem.settings import ModemSettings
+from sms_gateway.pipeline.gate import bounded_int
 
 _LISTING_HEADER = re.compile(r"^\+CMG[LR]:\s*(?:(\d+),)?\s*(\d+),")
 _NUMBER = re.compile(r"-?\d+")
+# Numbers a modem answers are short (indexes, counts, RSSI, a TP-MR): read through
+# `bounded_int`, so a line of thousands of digits is an unreadable answer, not a ValueError.
+MAX_INDEX_DIGITS = 5
+_MAX_NUMBER_DIGITS = 9
 
 
 class PinError(ModemError):
@@ -101,10 +106,10 @@ class ModemCommands:
     def select_storage(self) -> tuple[int, int]:
         """Read, write and receive on the SIM; (used, total) of the SIM."""
         lines = self.run('AT+CPMS="SM","SM","SM"')
-        numbers = [int(n) for n in _NUMBER.findall(lines[0])] if lines else []
-        if len(numbers) < 2:
-            raise UnexpectedAnswer(f"AT+CPMS answered {lines!r}")
-        return numbers[0], numbers[1]
+        used, total, *_ = [*(_numbers(lines[0]) if lines else []), None, None]
+        if used is None or total is None:
+            raise UnexpectedAnswer(f"AT+CPMS answered {lines!r}"[:200])
+        return used, total
 
     def list_all(self) -> list[StoredMessage]:
         """Every message on the SIM (AT+CMGL=4: received read and unread, stored)."""
@@ -118,25 +123,28 @@ class ModemCommands:
     def delete(self, index: int) -> None:
         self.run(f"AT+CMGD={index}")
 
-    def submit(self, part: SubmitPdu) -> int:
-        """Send one SMS-SUBMIT; the message reference the network gave it (+CMGS: <mr>)."""
+    def submit(self, part: SubmitPdu) -> int | None:
+        """Send one SMS-SUBMIT; the message reference the network gave it (+CMGS: <mr>), or
+        None when the modem sent it but wrote a reference that is no TP-MR (0..255)."""
         settings = self.settings
         lines = self.port.submit(
             f"AT+CMGS={part.tpdu_length}", part.hex, settings.prompt_timeout, settings.send_timeout
         )
-        return _first_number(lines, "+CMGS")
+        reference = _first_number(lines, "+CMGS")
+        return reference if reference is not None and 0 <= reference <= 255 else None
 
     def signal(self) -> int:
         """RSSI 0..31 (99: unknown), from AT+CSQ."""
-        return _first_number(self.run("AT+CSQ"), "+CSQ")
+        return _required(_first_number(self.run("AT+CSQ"), "+CSQ"), "+CSQ")
 
     def registration(self) -> int:
         """<stat> of AT+CREG?: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered."""
         lines = self.run("AT+CREG?")
-        numbers = [int(n) for n in _NUMBER.findall(lines[0].split(":", 1)[-1])] if lines else []
-        if not numbers:
-            raise UnexpectedAnswer(f"AT+CREG? answered {lines!r}")
-        return numbers[1] if len(numbers) > 1 else numbers[0]
+        numbers = _numbers(lines[0].split(":", 1)[-1]) if lines else []
+        stat = numbers[1] if len(numbers) > 1 else (numbers or [None])[0]
+        if stat is None:
+            raise UnexpectedAnswer(f"AT+CREG? answered {lines!r}"[:200])
+        return stat
 
 
 def _stored(lines: list[str], index: int | None) -> list[StoredMessage]:
@@ -146,16 +154,29 @@ def _stored(lines: list[str], index: int | None) -> list[StoredMessage]:
         match = _LISTING_HEADER.match(header)
         if match is None or _LISTING_HEADER.match(body):
             continue
-        slot = index if index is not None else int(match.group(1) or 0)
-        stat = int(match.group(2))
-        found.append(StoredMessage(slot, stat, body.strip()))
+        slot = index if index is not None else bounded_int(match.group(1) or "0",
+                                                           MAX_INDEX_DIGITS)
+        stat = bounded_int(match.group(2), MAX_INDEX_DIGITS)
+        if slot is not None and stat is not None:  # else no slot AT+CMGD could name
+            found.append(StoredMessage(slot, stat, body.strip()))
     return found
 
 
-def _first_number(lines: list[str], name: str) -> int:
+def _numbers(text: str) -> list[int | None]:
+    """Every number in `text`; None for one too long to be what a modem counts."""
+    return [bounded_int(n, _MAX_NUMBER_DIGITS, signed=True) for n in _NUMBER.findall(text)]
+
+
+def _first_number(lines: list[str], name: str) -> int | None:
+    """The first number of the `name` line (None: none readable); UnexpectedAnswer if the
+    line is absent."""
     for line in lines:
         if line.startswith(name):
-            match = _NUMBER.search(line.split(":", 1)[-1])
-            if match:
-                return int(match.group())
-    raise UnexpectedAnswer(f"no {name} in {lines!r}")
+            return next(iter(_numbers(line.split(":", 1)[-1])), None)
+    raise UnexpectedAnswer(f"no {name} in {lines!r}"[:200])
+
+
+def _required(number: int | None, name: str) -> int:
+    if number is None:
+        raise UnexpectedAnswer(f"{name} answered a number no modem counts")
+    return number

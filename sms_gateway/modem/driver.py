@@ -239,7 +239,12 @@ class ModemDriver:
         references: list[int] = []
         try:
             for part in parts:
-                references.append(commands.submit(part))
+                reference = commands.submit(part)
+                if reference is None:  # sent; only its status report cannot be matched
+                    log.warning("modem %s: a part of #%d was sent under an unreadable"
+                                " reference", self.name, message.id)
+                else:
+                    references.append(reference)
         except CommandFailed as exc:
             self.receipts.observe(references)
             permanent = exc.code in PERMANENT_CMS and exc.error.kind.name == "CMS"
@@ -260,8 +265,9 @@ class ModemDriver:
                                              error=f"{self.name}: {exc!r}"[:200]))
             raise
         self._failures = 0
-        transport_id = self.receipts.sent(message.to, references)
-        self._deliver_overtaken(message.to, references)
+        transport_id = self.receipts.sent(message.to, references) if references else None
+        if references:
+            self._deliver_overtaken(message.to, references)
         log.info(
             "modem %s sent #%d to %s in %d part(s) as %s",
             self.name,

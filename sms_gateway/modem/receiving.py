@@ -4,7 +4,10 @@ Parts read together are stored together (one `sink.store`, one transaction), the
 from the SIM one by one; notifications that queued up together (the +CMTI of a long SMS's
 parts, or of a burst that arrived during a send) are read and stored together too.  A failed
 store leaves them on the SIM: the next sweep finds them again, and their dedup keys make a
-second store harmless.  Status reports become receipts of whole messages through the modem's
+second store harmless.  A message the database refuses for what it holds is quarantined by
+the sink and deleted like the others; a PDU that cannot be decoded at all is set aside in
+the quarantine too, then deleted: left on the SIM it was read again at every sweep and
+filled the SIM.  Status reports become receipts of whole messages through the modem's
 `ReceiptBook`.
 """
 
@@ -19,10 +22,17 @@ from permits.phones import mask
 from sms_encoding.errors import CodecError
 from sms_gateway.modem import pdu
 from sms_gateway.modem.at_events import Unsolicited
-from sms_gateway.modem.commands import ModemCommands, StoredMessage
+from sms_gateway.modem.commands import MAX_INDEX_DIGITS, ModemCommands, StoredMessage
 from sms_gateway.modem.inbound import to_part, to_receipt
 from sms_gateway.modem.receipts import ReceiptBook
-from sms_gateway.transport import DeliveryReceipt, InboundPart, InboundSink, StoreError
+from sms_gateway.pipeline.gate import bounded_int
+from sms_gateway.transport import (
+    DeliveryReceipt,
+    InboundPart,
+    InboundSink,
+    StoreError,
+    Unreadable,
+)
 
 log = logging.getLogger(__name__)
 _INDEX = re.compile(r'^"?(\w*)"?\s*,\s*(\d+)$')
@@ -44,7 +54,6 @@ class Receiver:
         self.sink = sink
         self.book = book if book is not None else ReceiptBook(modem)
         self._on_received = on_received
-        self._undecodable: set[str] = set()
 
     def sweep(self, commands: ModemCommands) -> None:
         """Everything on the SIM: what arrived before start-up, or while a store failed."""
@@ -93,9 +102,15 @@ class Receiver:
         now = dt.datetime.now(dt.UTC)
         parts: list[InboundPart] = []
         receipts: list[DeliveryReceipt] = []
+        unreadable: list[Unreadable] = []
         done: list[int] = []
         for message in messages:
-            decoded = self._decode(message)
+            try:
+                decoded = pdu.decode_any(message.pdu)
+            except CodecError as exc:
+                unreadable.append(self._unreadable(message, exc, now))
+                done.append(message.index)
+                continue
             if isinstance(decoded, pdu.Deliver):
                 parts.append(to_part(self.channel, decoded, now))
             elif isinstance(decoded, pdu.StatusReport):
@@ -103,13 +118,15 @@ class Receiver:
                 if receipt is not None:
                     receipts.append(receipt)
             else:
-                continue  # undecodable, or an SMS-SUBMIT someone stored: not ours to consume
+                continue  # an SMS-SUBMIT someone stored: not ours to consume
             done.append(message.index)
         try:
             if parts:
                 self.sink.store(parts)
             if receipts:
                 self.sink.receipts(receipts)
+            if unreadable:
+                self.sink.set_aside(unreadable)
         except StoreError as exc:
             log.warning(
                 "modem %s: store failed (%s); %d SMS stay on the SIM", self.modem, exc, len(done)
@@ -138,22 +155,19 @@ class Receiver:
             )
         return receipt
 
-    def _decode(self, message: StoredMessage) -> pdu.Deliver | pdu.StatusReport | pdu.Submit | None:
+    def _unreadable(self, message: StoredMessage, exc: CodecError,
+                    now: dt.datetime) -> Unreadable:
+        log.error("modem %s: SIM index %d undecodable, set aside in the quarantine: %s",
+                  self.modem, message.index, exc)
         try:
-            return pdu.decode_any(message.pdu)
-        except CodecError as exc:
-            if message.pdu not in self._undecodable:
-                self._undecodable.add(message.pdu)
-                log.error(
-                    "modem %s: SIM index %d undecodable, left on the SIM: %s",
-                    self.modem,
-                    message.index,
-                    exc,
-                )
-            return None
+            raw = bytes.fromhex(message.pdu)
+        except ValueError:  # not even hex: keep the line as the modem wrote it
+            raw = message.pdu.encode("latin-1", "replace")
+        return Unreadable(self.channel, raw, f"SIM PDU cannot be decoded: {exc}", now)
 
 
 def _storage_index(args: str) -> int | None:
-    """`"SM",3` -> 3 (the memory is the one AT+CPMS selected)."""
+    """`"SM",3` -> 3 (the memory is the one AT+CPMS selected); None for anything else, a
+    number no SIM has among it (the next sweep reads whatever was stored)."""
     match = _INDEX.match(args.strip())
-    return int(match.group(2)) if match else None
+    return bounded_int(match.group(2), MAX_INDEX_DIGITS) if match else None

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, updat
 from permits.messages import Inbound, Outcome
 from permits.service import Rules
 from sms_gateway.clock import Clock, utc_now
+from sms_gateway.config import UssdSettings
 from sms_gateway.pipeline.notify import OUTBOX, notify
 from sms_gateway.pipeline.outbox import new_row
 from sms_gateway.ussd.sessions import UssdSessions
@@ -74,10 +75,10 @@ class Dispatcher:
     one small transaction, not a flood's batch. After a full batch of the fast lane the slow
     lane gets a turn, so a looping USSD gateway cannot starve residents either."""
 
-    def __init__(self, engine: Engine, rules: Rules, *, ussd: UssdSessions,
+    def __init__(self, engine: Engine, rules: Rules, *, ussd: UssdSessions | None = None,
                  batch_size: int = 500, clock: Clock = utc_now) -> None:
         self.engine, self.rules, self.batch_size, self.clock = engine, rules, batch_size, clock
-        self.ussd = ussd
+        self.ussd = ussd or UssdSessions.configured(rules, UssdSettings())
         self._urgent_was_full = False
         self._urgent_stored = threading.Event()
         self._urgent_stored.set()  # whatever was left from before the start

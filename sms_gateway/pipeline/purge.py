@@ -15,20 +15,29 @@ from permits import retention
 from permits.ledger import hour_of
 from permits.service import Rules
 from storage.tables.ledger import reply_counts
-from storage.tables.messages import delivery_receipts, inbox, inbox_parts, outbox, ussd_sessions
+from storage.tables.messages import (
+    delivery_receipts,
+    inbox,
+    inbox_parts,
+    outbox,
+    quarantine,
+    ussd_sessions,
+)
 
 log = logging.getLogger(__name__)
 _FINAL = ("sent", "delivered", "failed", "expired")
 
 
 def purge_messages(conn: Connection, before: dt.datetime, now: dt.datetime) -> int:
-    """Texts and numbers of handled messages older than `before`; brakes and sessions."""
+    """Texts and numbers of handled (or quarantined) messages older than `before`; brakes
+    and sessions."""
     removed = 0
     for statement in (
         delete(inbox).where(inbox.c.stored_at < before, inbox.c.state == "done"),
         delete(outbox).where(outbox.c.created_at < before, outbox.c.state.in_(_FINAL)),
         delete(delivery_receipts).where(delivery_receipts.c.received_at < before),
         delete(inbox_parts).where(inbox_parts.c.stored_at < before, inbox_parts.c.assembled),
+        delete(quarantine).where(quarantine.c.quarantined_at < before),
     ):
         removed += conn.execute(statement).rowcount
     conn.execute(delete(reply_counts).where(reply_counts.c.hour < hour_of(now)

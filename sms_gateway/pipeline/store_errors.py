@@ -1,4 +1,11 @@
-"""When the database refuses inbound messages: a short reason, and an outage logged once."""
+"""When the database refuses inbound messages: whose fault it is, a short reason, and an
+outage logged once.
+
+A batch fails for one of two causes, told apart here and nowhere else: what a message holds
+(a value the database refuses: the batch is split and the culprit quarantined, rule 8), or
+the database itself (down, locked, disk full, read-only, schema missing: nothing is
+acknowledged and the transports are asked to deliver again later).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,33 @@ import logging
 import threading
 import time
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 log = logging.getLogger(__name__)
+# PostgreSQL SQLSTATE classes a value causes: data exception, integrity constraint violation,
+# program limit exceeded (an index row too large). Anything else is the database's own state.
+_CONTENT_SQLSTATE_CLASSES = ("22", "23", "54")
+# What the drivers raise while binding a value they cannot convert (a lone surrogate, an
+# integer beyond 64 bits on SQLite), before the database sees the statement.
+_BINDING_ERRORS = (ValueError, TypeError, OverflowError)
 
 
-def store_failure(exc: SQLAlchemyError) -> str:
+def is_content_failure(exc: BaseException) -> bool:
+    """True when what the rows hold made the write fail, so a batch without the culprit would
+    pass; False when the database cannot take anything now (or we cannot tell: refusing a
+    batch loses nothing, the transport delivers it again, while quarantining everything on
+    a schema or connection fault would hide every message from the rules)."""
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None)
+        if state:
+            return state[:2] in _CONTENT_SQLSTATE_CLASSES
+        return isinstance(exc, DataError | IntegrityError)
+    if isinstance(exc, StatementError):  # a driver-independent error while building it
+        return isinstance(exc.orig, _BINDING_ERRORS)
+    return isinstance(exc, _BINDING_ERRORS) and not isinstance(exc, SQLAlchemyError)
+
+
+def store_failure(exc: BaseException) -> str:
     """The database's own reason, first line only ("database or disk is full", "connection
     refused"): never the statement or its parameters, which hold message texts and numbers."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc

@@ -58,6 +58,7 @@ class LinkSnapshot:
     queued: int
     reconnects: int
     last_error: str | None
+    refused_pdus: int  # answered with generic_nack or an error status, over every session
 
 
 class Link:
@@ -78,6 +79,7 @@ class Link:
         self.channel = channel
         self.reconnects = 0
         self.last_error: str | None = None
+        self._refused_before = 0  # by the sessions that ended
         self._sink = sink
         self._on_outcomes = on_outcomes
         self._on_change = on_change
@@ -130,7 +132,8 @@ class Link:
         with self._lock:
             session = self._session
             if session is None:
-                return LinkSnapshot("down", None, None, 0, 0, self.reconnects, self.last_error)
+                return LinkSnapshot("down", None, None, 0, 0, self.reconnects, self.last_error,
+                                    self._refused_before)
             return LinkSnapshot(
                 session.state.value,
                 _iso(session.last_enquire_link),
@@ -139,6 +142,7 @@ class Link:
                 session.queued,
                 self.reconnects,
                 self.last_error,
+                self._refused_before + session.refused,
             )
 
     @property
@@ -188,6 +192,7 @@ class Link:
             with self._lock:
                 lost = session.close("link lost")
                 self._sock = self._session = None
+                self._refused_before += session.refused
             sock.close()
             self._dispatch(lost)
             self._on_change()

@@ -3,7 +3,8 @@
 Everything received since the last commit (`committer.Committer` groups it) is stored with one
 call (one transaction, one fsync) and answered with one write; a batch the sink could not
 commit is answered ESME_RX_T_APPN, so the SMSC delivers it again rather than believing we
-have it.
+have it. What the sink quarantined instead of storing counts as stored (ESME_ROK): delivered
+again, it would only meet the same refusal.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from collections.abc import Callable, Sequence
 
 from sms_gateway.smpp.constants import Status
 from sms_gateway.smpp.events import Received
-from sms_gateway.transport import DeliveryReceipt, InboundPart, InboundSink, StoreError
+from sms_gateway.transport import DeliveryReceipt, InboundPart, InboundSink, StoreError, Unreadable
 
 log = logging.getLogger(__name__)
+_KINDS = (InboundPart, DeliveryReceipt, Unreadable)
 
 
 def store_and_acknowledge(
     sink: InboundSink, received: Sequence[Received]
 ) -> list[tuple[int, list[int]]]:
-    """Store parts and receipts (one call each); the status to answer each group with."""
+    """Store as `store` does; the status to answer each kind's group with."""
     statuses = store(sink, received)
     answers = []
-    for kind in (InboundPart, DeliveryReceipt):
+    for kind in _KINDS:
         group = [i for i, event in enumerate(received) if isinstance(event.item, kind)]
         if group:
             answers.append((statuses[group[0]], [received[i].sequence for i in group]))
@@ -32,9 +34,10 @@ def store_and_acknowledge(
 
 
 def store(sink: InboundSink, received: Sequence[Received]) -> list[int]:
-    """Store parts and receipts (one call each); the status owed to each event, in order."""
+    """Store parts, receipts and what could not be decoded (one call each); the status owed to
+    each event, in order."""
     statuses = [Status.OK] * len(received)
-    for kind, commit in ((InboundPart, sink.store), (DeliveryReceipt, sink.receipts)):
+    for kind, commit in zip(_KINDS, (sink.store, sink.receipts, sink.set_aside), strict=True):
         indexes = [i for i, event in enumerate(received) if isinstance(event.item, kind)]
         if indexes:
             status = _commit(commit, [received[i].item for i in indexes])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from sms_gateway.transport import DeliveryReceipt, InboundPart
+from sms_gateway.transport import DeliveryReceipt, InboundPart, Unreadable
 
 
 class Event:
@@ -28,10 +28,11 @@ class BindRefused(Event):
 
 @dataclass(frozen=True)
 class Received(Event):
-    """A deliver_sm to store; answer it with `Session.acknowledge` once it is committed."""
+    """A deliver_sm to store (or, unreadable, to set aside); answer it with
+    `Session.acknowledge` once it is committed."""
 
     sequence: int
-    item: InboundPart | DeliveryReceipt
+    item: InboundPart | DeliveryReceipt | Unreadable
 
 
 @dataclass(frozen=True)

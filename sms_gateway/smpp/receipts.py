@@ -11,6 +11,7 @@ import re
 import string
 from collections.abc import Mapping
 
+from sms_gateway.pipeline.gate import bounded_int
 from sms_gateway.smpp.pdu import Tag
 from sms_gateway.transport import DeliveryReceipt
 
@@ -27,6 +28,9 @@ _STATE_NAMES = {
 }
 _FIELD = re.compile(r"\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err|text):", re.IGNORECASE)
 _HEX_DIGITS = frozenset(string.hexdigits)
+# An id is converted between decimal and hex only up to this many digits (128 bits and more):
+# a longer one matches no message of ours anyway, and `int()` of thousands of digits raises.
+_MAX_ID_DIGITS = 40
 
 
 class ReceiptError(ValueError):
@@ -36,14 +40,14 @@ class ReceiptError(ValueError):
 def normalize_id(raw: str, base: str) -> str:
     """The one spelling of a message id: a number written in `base` without leading zeros.
 
-    Ids that are not numbers in that base (UUIDs, vendor strings) are kept as they are.
+    Ids that are not numbers in that base (UUIDs, vendor strings) are kept as they are. Done
+    on the digits, not through `int()`: an id of any length is normalised the same way.
     """
     text = raw.strip(string.whitespace + "\0")
     digits = _HEX_DIGITS if base == "hex" else frozenset(string.digits)
     if not text or not digits.issuperset(text):
         return text
-    value = int(text, 16 if base == "hex" else 10)
-    return f"{value:x}" if base == "hex" else str(value)
+    return text.lower().lstrip("0") or "0"
 
 
 def _text_id(raw: str, base: str) -> str:
@@ -52,10 +56,12 @@ def _text_id(raw: str, base: str) -> str:
     A run of decimal digits is read as decimal, anything with hex letters as hex.
     """
     text = raw.strip()
-    if text.isdigit() and text.isascii():
-        return normalize_id(format(int(text), "x") if base == "hex" else text, base)
-    if base == "decimal" and text and _HEX_DIGITS.issuperset(text):
-        return str(int(text, 16))
+    if base == "hex":
+        value = bounded_int(text, _MAX_ID_DIGITS)  # decimal digits only
+        return normalize_id(text if value is None else format(value, "x"), base)
+    value = bounded_int(text, _MAX_ID_DIGITS, base=16)
+    if value is not None and not text.isdigit():
+        return str(value)
     return normalize_id(text, base)
 
 

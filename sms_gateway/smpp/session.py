@@ -2,8 +2,14 @@
 
 No sockets and no threads here (as in h11): `receive_data` turns bytes into events and
 queues the answers the protocol owes (enquire_link_resp, unbind_resp, generic_nack, error
-answers to unreadable deliver_sm); `data_to_send` hands over everything queued as one write.
-deliver_sm is answered only through `acknowledge`, after the caller has committed it.
+answers to malformed deliver_sm); `data_to_send` hands over everything queued as one write.
+deliver_sm is answered only through `acknowledge`, after the caller has committed it; one
+whose text cannot be decoded is passed on as `Unreadable`, for the quarantine.
+
+`receive_data` never raises for what the peer sent: a PDU that no handler can take (a bug,
+or input nobody foresaw) is answered with an error (a deliver_sm is set aside like an
+unreadable one), counted in `refused`, and the link goes on. Only a broken length prefix
+ends the session, since the stream cannot be resynchronised after it.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from sms_gateway.smpp.receipts import normalize_id
 from sms_gateway.smpp.settings import SmppSettings
 from sms_gateway.smpp.states import BindKind, State
 from sms_gateway.smpp.window import Queued, SendWindow
+from sms_gateway.transport import Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ class Session:
         )
         self._requests: dict[int, tuple[Command, float]] = {}  # bind/enquire/unbind in flight
         self._last_received = clock.monotonic()
+        self.refused = 0  # PDUs answered with generic_nack or an error status
 
     # -- what the driver calls ------------------------------------------------------------
 
@@ -106,8 +114,7 @@ class Session:
             self.last_received_at = self._clock.now()
         events: list[Event] = []
         for frame in frames:
-            handler = _RESPONSES if frame.is_response else _REQUESTS
-            events.extend(handler.get(frame.command_id, Session._unknown)(self, frame))
+            events.extend(self._handle(frame))
         return events + self._pump()
 
     def tick(self) -> list[Event]:
@@ -158,6 +165,29 @@ class Session:
         return len(self._window.queue)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _handle(self, frame: pdu.Pdu) -> list[Event]:
+        handler = (_RESPONSES if frame.is_response else _REQUESTS).get(
+            frame.command_id, Session._unknown)
+        try:
+            return handler(self, frame)
+        except Exception as exc:  # what the peer sent must never take the link down
+            log.exception("smpp %s: could not handle command 0x%08x %d", self.channel,
+                          frame.command_id, frame.sequence)
+            return self._unhandled(frame, exc)
+
+    def _unhandled(self, frame: pdu.Pdu, exc: Exception) -> list[Event]:
+        self.refused += 1
+        if frame.command_id == Command.DELIVER_SM:
+            return [self._unreadable(frame, f"could not be handled: {exc!r}")]
+        if not frame.is_response:
+            self._out.append(pdu.encode(Command.GENERIC_NACK, frame.sequence,
+                                        Status.SYSTEM_ERROR))
+        return []
+
+    def _unreadable(self, frame: pdu.Pdu, reason: str, sender: str = "") -> Received:
+        return Received(frame.sequence, Unreadable(self.channel, frame.raw, reason[:200],
+                                                   self._clock.now(), sender))
 
     def _next_sequence(self) -> int:
         self._sequence = self._sequence % _MAX_SEQUENCE + 1
@@ -270,11 +300,14 @@ class Session:
                 message, frame.raw, self.settings, self.channel, self._clock.now()
             )
         except inbound.UndecodableMessage as exc:
-            sender = mask(inbound.sender_of(message))
-            return self._refuse(frame, f"from {sender}: {exc}", Status.PERMANENT_APP_ERROR)
+            sender = inbound.sender_of(message)
+            log.warning("smpp %s: deliver_sm %d from %s cannot be decoded, set aside: %s",
+                        self.channel, frame.sequence, mask(sender), exc)
+            return [self._unreadable(frame, f"cannot be decoded: {exc}", sender)]
         return [Received(frame.sequence, item)]
 
     def _refuse(self, frame: pdu.Pdu, reason: str, status: int) -> list[Event]:
+        self.refused += 1
         log.warning("smpp %s: refused deliver_sm %d %s", self.channel, frame.sequence, reason)
         self._out.append(pdu.encode(Command.DELIVER_SM_RESP, frame.sequence, status, b"\0"))
         return [Refused(frame.sequence, reason, status)]
@@ -291,6 +324,7 @@ class Session:
 
     def _unknown(self, frame: pdu.Pdu) -> list[Event]:
         if not frame.is_response:
+            self.refused += 1
             self._out.append(
                 pdu.encode(Command.GENERIC_NACK, frame.sequence, Status.INVALID_COMMAND_ID)
             )

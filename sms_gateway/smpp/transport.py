@@ -87,6 +87,7 @@ class SmppTransport(Transport):
             "window": self.settings.window,
             "queued": sender.queued if sender else 0,
             "reconnects": sum(snap.reconnects for snap in links),
+            "refused_pdus": sum(snap.refused_pdus for snap in links),
             "last_error": next((snap.last_error for snap in links if snap.last_error), None),
         }
         up = bool(self._links) and all(link.bound for link in self._links)

@@ -1,7 +1,9 @@
 """USSD over HTTP in the aggregators' convention: `POST /ussd`, answers `CON ...` or `END ...`.
 
 The form carries `sessionId`, `serviceCode`, `phoneNumber` and `text` (every answer so far,
-joined by `*`), so the session needs no state here. With `[ussd] token` set a request must
+joined by `*`), so the session needs no state here. Its fields pass the gate's text
+normalisation (`gate.clean_text`): a NUL typed into a USSD field must not fail the check's
+transaction. With `[ussd] token` set a request must
 carry it (`token` query parameter or `X-USSD-Token` header); without a token the endpoint
 answers direct loopback callers only (not requests relayed by a reverse proxy).
 """
@@ -17,6 +19,7 @@ from sqlalchemy import Engine
 
 from permits.ussd_menu import UssdMenu, dialled_inputs
 from sms_gateway.clock import Clock
+from sms_gateway.pipeline.gate import clean_text
 
 log = logging.getLogger(__name__)
 MAX_FIELD = 200
@@ -44,9 +47,9 @@ def blueprint(engine: Engine, menu: UssdMenu, token: str, clock: Clock) -> Bluep
         refusal = _refusal(token, request.remote_addr)
         if refusal:
             return refusal
-        phone = request.form.get("phoneNumber", "")[:MAX_FIELD]
-        text = request.form.get("text", "")[:MAX_FIELD]
-        service = request.form.get("serviceCode", menu.service_code)[:MAX_FIELD]
+        phone, text, service = (clean_text(request.form.get(name, default))[:MAX_FIELD]
+                                for name, default in (("phoneNumber", ""), ("text", ""),
+                                                      ("serviceCode", menu.service_code)))
         if not phone:
             return _plain("END phoneNumber is required", 400)
         inputs = (dialled_inputs(service, menu.service_code) or []) + [

@@ -61,10 +61,10 @@ def import_csv() -> tuple[str, int]:
         return _page(400, error="Choose a CSV file to import.")
     source = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
     moment = now()
-    try:
+    try:  # committed in chunks of its own, so the SMS path never waits for the whole file
+        report = registry.import_residents(services().engine, source,
+                                           services().config.rules.country, moment)
         with writing() as conn:
-            report = registry.import_residents(conn, source, services().config.rules.country,
-                                               moment)
             audit.record(conn, operator_name(), "residents_imported",
                          f"{report.imported} imported, {len(report.rejected)} rejected"
                          f" from {upload.filename[:100]!r}", moment)

@@ -18,12 +18,14 @@ from sms_gateway.ussd import http as ussd_http
 from sms_gateway.web import (
     admin_audit,
     admin_permits,
+    admin_quarantine,
     admin_registry,
     admin_residents,
     auth,
     csrf,
     filters,
     metrics,
+    params,
     printing,
     status,
 )
@@ -61,13 +63,14 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
     )
     app.session_interface = _SessionCookies()
+    app.url_map.converters["int"] = params.RowId
     rules = Rules(config.rules)
     install(app, Services(config, engine, rules, clock))
     csrf.init(app)
     auth.init(app)
     metrics.init(app)
     for blueprint in (status.bp, admin_residents.bp, admin_registry.bp, admin_permits.bp,
-                      printing.bp, admin_audit.bp):
+                      printing.bp, admin_audit.bp, admin_quarantine.bp):
         app.register_blueprint(blueprint)
     _register_for_machines(app, ussd_http.blueprint(
         engine, UssdMenu(rules, config.ussd.service_code),

@@ -17,6 +17,7 @@ from prometheus_client.core import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from sms_gateway.pipeline import quarantine
 from sms_gateway.web import figures
 from sms_gateway.web.context import Services
 from storage.db import READ_ONLY
@@ -66,6 +67,9 @@ class LedgerCollector:
                 _latency(figures.handling_latency(conn, since, LATENCY_BOUNDS)),
                 _links(figures.links(conn, now)),
                 _heartbeats(figures.nodes(conn, now)),
+                _labelled(GaugeMetricFamily, "quarantined_messages", "Inbound messages,"
+                          " receipts and undecodable PDUs held in the quarantine, by channel",
+                          ["channel"], quarantine.held_by_channel(conn)),
             ]
 
 

@@ -26,7 +26,8 @@ STALE_AFTER = dt.timedelta(seconds=60)  # nodes write link health every 10 s
 # What an operator looks at first for each kind of link; other kinds show all their scalars.
 _SUMMARY_KEYS = {
     "modem": ("signal_dbm", "registration", "last_seen", "error"),
-    "smpp": ("bind_state", "last_enquire_link", "window_in_use", "window", "last_error"),
+    "smpp": ("bind_state", "last_enquire_link", "window_in_use", "window", "refused_pdus",
+             "last_error"),
 }
 
 

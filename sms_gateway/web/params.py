@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from flask import abort, request
+from werkzeug.routing import IntegerConverter, ValidationError
+
+from sms_gateway.pipeline.gate import bounded_int
+
+# Row ids in paths (`/residents/<int:resident_id>`): what an INTEGER column holds. A larger one
+# names no row (404), where PostgreSQL would answer the query with an error (500).
+MAX_ROW_ID = 2**31 - 1
 
 
 def text(name: str, max_length: int, *, required: bool = True, form: bool = True) -> str:
@@ -20,6 +27,17 @@ def integer(name: str, low: int, high: int, *, form: bool = True,
     raw = (request.form if form else request.args).get(name, "").strip()
     if not raw and default is not None:
         return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    value = bounded_int(raw, len(str(high)))
+    if value is None or not low <= value <= high:
         abort(400, description=f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
+    return value
+
+
+class RowId(IntegerConverter):
+    """The app's `<int:...>`: ASCII digits of an id an INTEGER column can hold, else 404."""
+
+    def to_python(self, value: str) -> int:
+        number = bounded_int(value, len(str(MAX_ROW_ID)))
+        if number is None or not 1 <= number <= MAX_ROW_ID:
+            raise ValidationError()
+        return number

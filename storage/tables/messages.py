@@ -128,3 +128,23 @@ link_health = Table(
     Column("details", Text, nullable=False, default="{}"),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# What a transport handed over but the inbox could not take (a value no column holds, a PDU
+# nothing decodes): kept, shown, acknowledged, never redelivered into the same failure.
+# `content` is the item as JSON with every non-ASCII char escaped, so NUL and lone surrogates
+# are stored as text; `raw` the bytes as the transport read them.
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(60), nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("raw", LargeBinary),
+    Column("reason", String(200), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("quarantined_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Index(None, "state", "channel"),
+    Index(None, "quarantined_at"),
+)

@@ -103,10 +103,18 @@ def _cmgr(state: ModemState, call: Call) -> list[str]:
     return [] if slot is None else _show(state, "+CMGR: ", slot)
 
 
+def _length(hex_pdu: str) -> int:
+    """The TPDU length a modem prints; for a garbled PDU (a test's), its octets."""
+    try:
+        return pdu.tpdu_length(hex_pdu)
+    except CodecError:
+        return len(hex_pdu) // 2
+
+
 def _show(state: ModemState, head: str, slot: Slot) -> list[str]:
     """A stored message as +CMGL/+CMGR print it: header line, then PDU or text."""
     if state.registers.pdu_mode:
-        return [f"{head}{slot.stat},,{pdu.tpdu_length(slot.pdu)}", slot.pdu]
+        return [f"{head}{slot.stat},,{_length(slot.pdu)}", slot.pdu]
     message = pdu.decode_deliver(slot.pdu)
     sender = encode_string(state, message.sender)
     stamp = message.timestamp.strftime("%y/%m/%d,%H:%M:%S")
@@ -155,12 +163,17 @@ def _submit_pdu(state: ModemState, length: int, body: str) -> list[str]:
         now = state.now()
         report = pdu.encode_status_report(reference, submit.to, submitted=now, discharged=now)
         state.notify(f"+CDS: {pdu.tpdu_length(report)}", report)
-    return [f"+CMGS: {reference}"]
+    return [f"+CMGS: {_reference_answer(state, reference)}"]
 
 
 def _submit_text(state: ModemState, to: str, text: str) -> list[str]:
     _network_delay(state)
-    return [f"+CMGS: {_record(state, to, text, None)}"]
+    return [f"+CMGS: {_reference_answer(state, _record(state, to, text, None))}"]
+
+
+def _reference_answer(state: ModemState, reference: int) -> str:
+    answer = state.faults.reference_answer
+    return str(reference) if answer is None else answer
 
 
 def _network_delay(state: ModemState) -> None:

@@ -60,7 +60,7 @@ def inject(
         pdus = shuffled
     indexes, rejected = [], 0
     for hex_pdu in pdus:
-        index = _receive(state, hex_pdu)
+        index = receive(state, hex_pdu)
         if index is None:
             rejected += 1
         elif index > 0:
@@ -68,8 +68,9 @@ def inject(
     return Injected(tuple(indexes), rejected)
 
 
-def _receive(state: ModemState, hex_pdu: str) -> int | None:
-    """The storage index (0 when routed directly), or None when the storage was full."""
+def receive(state: ModemState, hex_pdu: str) -> int | None:
+    """One PDU arrives as it is (a test's garbage too): the storage index (0 when routed
+    directly), or None when the storage was full."""
     mode = state.registers.cnmi[1] if len(state.registers.cnmi) > 1 else 0
     if mode == 2:
         state.notify(f"+CMT: ,{pdu.tpdu_length(hex_pdu)}", hex_pdu)

@@ -33,6 +33,7 @@ class Faults:
     prompt_delay: float = 0.0  # seconds before the `> ` prompt
     send_delay: float = 0.0  # seconds a send takes (a real network: about 3)
     urc_inside_response: bool = False  # hold notifications and put them inside the next answer
+    reference_answer: str | None = None  # written after `+CMGS: ` instead of the reference
     silent_until: float = 0.0  # monotonic time until which input is ignored
 
     def silent(self) -> bool:

@@ -12,7 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from sms_gateway.smpp.settings import SmppSettings
-from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, StoreError
+from sms_gateway.transport import (
+    DeliveryReceipt,
+    InboundPart,
+    LinkHealth,
+    StoreError,
+    Unreadable,
+)
 from sms_gateway.typed_settings import read
 
 _EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
@@ -40,6 +46,7 @@ class RecordingSink:
     def __init__(self) -> None:
         self.parts: list[InboundPart] = []
         self.receipts_seen: list[DeliveryReceipt] = []
+        self.set_aside_seen: list[Unreadable] = []
         self.store_calls: list[int] = []
         self.health: list[LinkHealth] = []
         self.fail_next = 0
@@ -50,6 +57,9 @@ class RecordingSink:
 
     def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         self._record(self.receipts_seen, receipts)
+
+    def set_aside(self, items: Sequence[Unreadable]) -> None:
+        self._record(self.set_aside_seen, items)
 
     def link_health(self, health: LinkHealth) -> None:
         with self._changed:
