@@ -29,6 +29,14 @@ class District:
     id: str
     name: str
     enabled: bool = False
+    name_en: str = ""
+
+    def display_name(self, language: str) -> str:
+        """The name in `language`; the Russian one where no English name is configured."""
+        return self.name_en if language == "en" and self.name_en else self.name
+
+
+LANGUAGES = ("ru", "en")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class WebSettings:
     secret_key: str = ""
     metrics_public: bool = True
     trusted_proxy: str = ""
+    language: str = "ru"  # the console's default; each operator may choose their own
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class Config:
     ussd: dict[str, Any] = field(default_factory=dict)
     retain_days: int = 30
     log_level: str = "INFO"
+    sms_number: str = ""  # what residents and officers text; printed on paper permits
     source: Path | None = None
 
 
@@ -85,7 +95,9 @@ SECTIONS: dict[str, Spec] = {
     "database": {"url": (str, "sqlite:///data/permits.db", None, "an SQLAlchemy URL")},
     "service": {
         "timezone": (str, "Europe/Samara", _timezone, "an IANA time zone such as Europe/Samara"),
-        "language": (str, "ru", ("ru", "en"), '"ru" or "en"'),
+        "language": (str, "ru", LANGUAGES, '"ru" or "en"'),
+        "sms_number": (str, "", lambda v: re.fullmatch(r"\+?[0-9]{3,15}", v) is not None
+                       or v == "", "the number people text, e.g. 0377 or +79270000377"),
         "country": (str, "RU", lambda v: len(v) == 2 and v.isupper(), "an ISO country code"),
         "data_dir": (str, "data", None, "a folder path"),
         "log_level": (str, "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), "a log level"),
@@ -106,6 +118,7 @@ SECTIONS: dict[str, Spec] = {
         "secret_key": (str, "", None, "a long random string (or ${ENV_VAR})"),
         "metrics_public": (bool, True, None, "true or false"),
         "trusted_proxy": (str, "", None, "the reverse proxy's address, e.g. 127.0.0.1"),
+        "language": (str, "", ("", *LANGUAGES), '"ru" or "en" (empty: [service] language)'),
     },
     "pipeline": {
         "batch_size": (int, 500, _positive, "a whole number >= 1"),
@@ -130,6 +143,7 @@ TABLES: dict[str, Spec] = {
         "id": (str, None, lambda v: re.fullmatch(r"[a-z0-9_-]{1,40}", v) is not None,
                "lower-case letters, digits, - and _"),
         "name": (str, None, None, "a name"),
+        "name_en": (str, "", None, "the district's name in English"),
         "enabled": (bool, False, None, "true or false"),
     },
     "reasons": {
@@ -247,6 +261,7 @@ def from_dict(data: Mapping[str, Any], base: Path,
         raise ConfigError('[permits] open_district: with registration = "open", name one of '
                           "the [[districts]] ids")
     data_dir = base / s["service"]["data_dir"]
+    smpp_rows = _rows(data, "smpp", extra_ok=True)
     rules = RulesSettings(
         timezone=s["service"]["timezone"], language=s["service"]["language"],
         country=s["service"]["country"], reasons=_reasons(_rows(data, "reasons")),
@@ -256,11 +271,19 @@ def from_dict(data: Mapping[str, Any], base: Path,
         database_url=_resolve_sqlite(url, base), data_dir=data_dir, rules=rules,
         districts=tuple(District(**row) for row in district_rows),
         modems=tuple(_rows(data, "modems", extra_ok=True)),
-        smpp=tuple(_rows(data, "smpp", extra_ok=True)),
-        web=WebSettings(**s["web"]), pipeline=PipelineSettings(**s["pipeline"]),
+        smpp=tuple(smpp_rows),
+        web=WebSettings(**s["web"] | {"language": s["web"]["language"]
+                                      or s["service"]["language"]}),
+        pipeline=PipelineSettings(**s["pipeline"]),
         ussd=s["ussd"], log_level=s["service"]["log_level"],
         retain_days=s["privacy"]["retain_days"],
+        sms_number=s["service"]["sms_number"] or _first_source_addr(smpp_rows),
     )
+
+
+def _first_source_addr(smpp_rows: list[dict]) -> str:
+    """Without `[service] sms_number`, the number SMPP replies come from is the one to text."""
+    return next((row["source_addr"] for row in smpp_rows if row["source_addr"]), "")
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

@@ -17,6 +17,7 @@ from sms_gateway.modem.settings import ModemSettings
 
 _LISTING_HEADER = re.compile(r"^\+CMG[LR]:\s*(?:(\d+),)?\s*(\d+),")
 _NUMBER = re.compile(r"-?\d+")
+_OPERATOR_NAME = re.compile(r'^\+COPS:\s*\d+\s*,\s*\d+\s*,\s*"([^"]*)"')
 
 
 class PinError(ModemError):
@@ -136,6 +137,18 @@ class ModemCommands:
         if not numbers:
             raise UnexpectedAnswer(f"AT+CREG? answered {lines!r}")
         return numbers[1] if len(numbers) > 1 else numbers[0]
+
+
+    def network(self) -> str:
+        """The network the modem is registered on, by name (AT+COPS?); "" when none or when
+        the modem will not say (the operator's name is for people, not for decisions)."""
+        try:
+            lines = self.run("AT+COPS?")
+        except CommandFailed:
+            return ""
+        match = next((_OPERATOR_NAME.search(line) for line in lines
+                      if line.startswith("+COPS")), None)
+        return match.group(1).strip() if match else ""
 
 
 def _stored(lines: list[str], index: int | None) -> list[StoredMessage]:

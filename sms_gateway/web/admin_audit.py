@@ -1,4 +1,4 @@
-"""The audit log page: who did what, newest first, paged by id."""
+"""The audit log page: who did what, newest first, paged by id, in the reader's language."""
 
 from __future__ import annotations
 
@@ -16,4 +16,6 @@ def page() -> str:
     with reading() as conn:
         rows = audit.page(conn, before)
     older = rows[-1]["id"] if len(rows) == audit.PAGE else None
-    return render_template("audit.html", rows=rows, older=older)
+    shown = [row | dict(zip(("what", "facts"), audit.describe(row["action"], row["detail"]),
+                            strict=True)) for row in rows]
+    return render_template("audit.html", rows=shown, older=older)

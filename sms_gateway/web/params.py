@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import abort, request
+from flask_babel import gettext
+
+from sms_gateway.web.labels import FIELDS, label
 
 
 def text(name: str, max_length: int, *, required: bool = True, form: bool = True) -> str:
     source = request.form if form else request.args
     value = source.get(name, "").strip()
     if required and not value:
-        abort(400, description=f"{name} is required")
+        abort(400, description=gettext("Fill in the field “%(field)s”.",
+                                       field=label(FIELDS, name)))
     if len(value) > max_length:
-        abort(400, description=f"{name} is longer than {max_length} characters")
+        abort(400, description=gettext("The field “%(field)s” is longer than %(max)s"
+                                       " characters.", field=label(FIELDS, name),
+                                       max=max_length))
     return value
 
 
@@ -21,5 +29,12 @@ def integer(name: str, low: int, high: int, *, form: bool = True,
     if not raw and default is not None:
         return default
     if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400, description=f"{name} must be a whole number from {low} to {high}")
+        abort(400, description=gettext("The field “%(field)s” must be a whole number from"
+                                       " %(low)s to %(high)s.", field=label(FIELDS, name),
+                                       low=low, high=high))
     return int(raw)
+
+
+def invalid(name: str, allowed: str) -> NoReturn:
+    abort(400, description=gettext("The field “%(field)s” must be one of: %(allowed)s.",
+                                   field=label(FIELDS, name), allowed=allowed))
