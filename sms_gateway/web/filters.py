@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from babel import dates
 from flask import Flask
 from flask_babel import (
     format_date,
     format_datetime,
     format_decimal,
     format_time,
-    format_timedelta,
     get_locale,
     gettext,
 )
@@ -51,7 +51,8 @@ def number(value: int | float | None) -> str:
 def age(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.5, format="short")
+    return dates.format_timedelta(dt.timedelta(seconds=seconds), threshold=1.5, format="short",
+                                  locale=get_locale())
 
 
 def language() -> str:
