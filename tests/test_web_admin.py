@@ -150,7 +150,8 @@ def test_the_not_found_message_is_printed_once(console):
 def test_removing_a_resident_asks_first(console, engine, people):
     rid = _resident_id(engine, NEIGHBOUR)
     question = console.get(f"/residents/{rid}/remove")
-    assert question.status_code == 200 and "Remove this resident from the registry?" in question.text
+    assert question.status_code == 200
+    assert "Remove this resident from the registry?" in question.text
     assert "Petrov Petr" in question.text and 'name="confirmed" value="yes"' in question.text
     unconfirmed = console.post(f"/residents/{rid}/remove")  # a form that skipped the question
     assert unconfirmed.status_code == 200 and "Remove this resident" in unconfirmed.text

@@ -123,8 +123,9 @@ def _receipt(engine, clock, *states: str) -> None:
         ids = conn.scalars(select(outbox.c.transport_message_id)
                            .where(outbox.c.transport_message_id.is_not(None))
                            .order_by(outbox.c.id)).all()
-        outbox_queue.apply_receipts(conn, [DeliveryReceipt(CHANNEL, mid, state)
-                                           for mid, state in zip(ids, states)], clock())
+        receipts = [DeliveryReceipt(CHANNEL, mid, state)
+                    for mid, state in zip(ids, states, strict=True)]
+        outbox_queue.apply_receipts(conn, receipts, clock())
 
 
 def test_reasons_are_listed_by_number(console, engine, rules, clock, people):
