@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the service and its tests need on a fresh Debian machine:
 # system packages (PostgreSQL for the tests' own server, gammu as a third-party modem client,
-# Chromium for the browser tests), a virtual environment with the package, and the npm SMPP peer.
+# Chromium for the browser tests, zbar to read back the printed permit's QR code), a virtual
+# environment with the package, and the npm SMPP peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
-packages="postgresql gammu python3-gammu chromium python3-venv nodejs npm"
+packages="postgresql gammu python3-gammu chromium zbar-tools python3-venv nodejs npm"
 missing=""
 for p in $packages; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -18,7 +19,7 @@ if [ -n "$missing" ] && [ "${1:-}" != "--no-system" ]; then
   $sudo apt-get update -q
   # nodejs/npm may already come from elsewhere: install what apt can, never fail on them
   $sudo apt-get install -y -q --no-install-recommends postgresql gammu python3-gammu chromium \
-    python3-venv
+    zbar-tools python3-venv
   command -v npm >/dev/null 2>&1 || $sudo apt-get install -y -q nodejs npm
 fi
 
