@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import gettext
 from sqlalchemy import Connection
 from werkzeug.wrappers import Response
@@ -72,7 +72,7 @@ def _one(code: str) -> admin.PermitView | None:
 
 @bp.route("/<code>/revoke", methods=["GET", "POST"])
 def revoke(code: str) -> Response | tuple[str, int] | str:
-    if request.method == "GET" or not confirm.given():
+    if confirm.needed():
         return _ask_revoke(code)
     moment = now()
     try:

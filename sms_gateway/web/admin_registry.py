@@ -44,7 +44,7 @@ def add_officer() -> Response | tuple[str, int]:
 @bp.route("/officers/<int:officer_id>/deactivate", methods=["GET", "POST"])
 def deactivate_officer(officer_id: int) -> Response | str:
     moment = now()
-    if request.method == "GET" or not confirm.given():
+    if confirm.needed():
         with reading() as conn:
             officer = queries.officer(conn, officer_id) or abort(404)
         return confirm.ask(confirm.Question(
@@ -73,7 +73,7 @@ def districts() -> str:
 @bp.route("/districts/<district_id>", methods=["GET", "POST"])
 def switch_district(district_id: str) -> Response | str:
     enabled = params.integer("enabled", 0, 1, form=request.method == "POST") == 1
-    if request.method == "GET" or not confirm.given():
+    if confirm.needed():
         return _ask_switch(district_id, enabled)
     moment = now()
     with writing() as conn:

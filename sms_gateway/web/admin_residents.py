@@ -93,7 +93,7 @@ def import_csv() -> tuple[str, int]:
 
 @bp.route("/<int:resident_id>/remove", methods=["GET", "POST"])
 def remove(resident_id: int) -> Response | tuple[str, int] | str:
-    if request.method == "GET" or not confirm.given():
+    if confirm.needed():
         return _ask_remove(resident_id)
     moment = now()
     try:

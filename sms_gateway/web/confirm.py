@@ -25,9 +25,9 @@ class Question:
     danger: bool = True
 
 
-def given() -> bool:
-    """Whether this POST came from a confirmation form."""
-    return request.form.get(FIELD) == YES
+def needed() -> bool:
+    """Whether to ask: a GET asks, and so does a POST that did not come from the question."""
+    return request.method != "POST" or request.form.get(FIELD) != YES
 
 
 def ask(question: Question) -> str:
