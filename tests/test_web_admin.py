@@ -191,6 +191,7 @@ def test_issuing_on_a_residents_behalf_uses_the_quota(console, engine, people, c
     assert "Read this to the caller" in first.text and f"PERMIT {code}" in first.text
     again = console.post(f"/residents/{rid}/issue", {"reason": "2"})
     assert code in again.text and "already holds" in again.text
+    assert "1 shop" in again.text and "2 pharmacy" not in again.text  # the permit held
     clock.advance(hours=2)
     console.post(f"/residents/{rid}/issue", {"reason": "1"})
     clock.advance(hours=2)

@@ -35,6 +35,7 @@ class Issued:
     permit_id: int | None
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    permit_reason: int | None = None  # the permit's own (an older one held may differ)
 
 
 _COMMAND = {"ru": "ВЫХОД", "en": "EXIT"}
@@ -56,4 +57,4 @@ def issue_for(conn: Connection, rules: Rules, resident_phone: str, reason: int,
         return Issued(outcome.kind, None, reply, outcome.permit_id)
     held = ledger.find_by_codes(conn, [outcome.permit_code])[outcome.permit_code].permit
     return Issued(outcome.kind, codes.display(outcome.permit_code), reply, outcome.permit_id,
-                  held.valid_from, held.valid_until)
+                  held.valid_from, held.valid_until, held.reason)
