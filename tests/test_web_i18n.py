@@ -69,7 +69,9 @@ def _singular(msgid: str | tuple[str, ...]) -> str:
 
 
 def test_the_compiled_catalogues_are_the_current_ones():
-    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+    catalogues = sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"))
+    assert [po.parent.parent.name for po in catalogues] == ["ru"]  # English is the source
+    for po in catalogues:
         with open(po, "rb") as source:
             catalogue = read_po(source)
         compiled = io.BytesIO()
