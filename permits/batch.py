@@ -84,11 +84,11 @@ class Batch:
     def outcome(self, phone: str, text: str, kind: str, *, permit: Permit | None = None,
                 reason: int | None = None, district: str | None = None,
                 officer: bool = False) -> Outcome:
-        """The outcome of a decision with its reply, or `capped` when the reply cap holds it."""
+        """The outcome of a decision with its reply (none when the reply cap holds it back)."""
         issued = kind == "issued" and permit is not None
         replies = self.cap.reply(phone, text, officer=officer, always=issued,
                                  expires_at=permit.valid_until if issued else None)
-        return Outcome(kind if replies else "capped", replies,
+        return Outcome(kind, replies, capped=not replies,
                        permit_id=permit.id if permit and permit.id else None,
                        reason=permit.reason if permit else reason, district_id=district,
                        officer=officer, permit_code=permit.code if permit else None)
@@ -148,7 +148,7 @@ class Batch:
         """Every record of the batch but the permits themselves, in a few executemany calls."""
         ledger.record(self.conn, [
             (verifications, self.verification_rows),
-            (outcomes, [{"at": self.now, "local_day": self.today, "kind": o.kind,
+            (outcomes, [{"at": self.now, "local_day": self.today, "kind": o.recorded,
                          "reason": o.reason, "district_id": o.district_id} for o in results]),
         ])
         ledger.add_reply_counts(self.conn, dict(self.cap.asked), self.now)

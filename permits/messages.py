@@ -38,6 +38,12 @@ class Outcome:
     district_id: str | None = None
     officer: bool = False
     permit_code: str | None = None
+    capped: bool = False  # the reply was held back by the per-number reply cap
+
+    @property
+    def recorded(self) -> str:
+        """The outcome as the ledger counts it: `capped` when nobody was answered."""
+        return "capped" if self.capped else self.kind
 
 
 OFFICER_PRIORITY = 1

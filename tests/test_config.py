@@ -45,6 +45,8 @@ def test_no_file_means_built_in_defaults(tmp_path, monkeypatch):
         ({"reasons": {"number": 1}}, "expected an array of tables"),
         ({"smpp": [{"name": "op", "host": "h"}]}, "missing key 'system_id'"),
         ({"ussd": {"service_code": "377"}}, "[ussd] service_code"),
+        ({"web": {"language": "de"}}, '[web] language: expected "ru" or "en"'),
+        ({"service": {"sms_number": "call us"}}, "[service] sms_number"),
     ],
 )
 def test_mistakes_name_the_key_and_what_is_allowed(data, message):
@@ -146,3 +148,26 @@ def test_modems_and_smpp_links_are_typed_settings():
                        ROOT)
     assert config.modems[0].port == str(ROOT / "dev" / "modem0") and config.modems[0].pin == ""
     assert config.smpp[0].window == 5 and config.ussd.service_code == "*377#"
+
+
+def test_the_console_speaks_the_service_language_unless_told_otherwise():
+    assert from_dict({}, base=ROOT).web.language == "ru"
+    assert from_dict({"service": {"language": "en"}}, base=ROOT).web.language == "en"
+    assert from_dict({"service": {"language": "en"}, "web": {"language": "ru"}},
+                     base=ROOT).web.language == "ru"
+
+
+def test_the_number_to_text_is_configured_or_the_smpp_source_address():
+    smpp = [{"name": "op", "host": "h", "system_id": "s", "source_addr": "0377"}]
+    assert from_dict({}, base=ROOT).sms_number == ""
+    assert from_dict({"smpp": smpp}, base=ROOT).sms_number == "0377"
+    assert from_dict({"smpp": smpp, "service": {"sms_number": "+79270000377"}},
+                     base=ROOT).sms_number == "+79270000377"
+
+
+def test_a_district_has_its_name_in_each_language():
+    config = from_dict({"districts": [{"id": "kinel", "name": "Кинель", "name_en": "Kinel"},
+                                      {"id": "samara", "name": "Самара"}]}, base=ROOT)
+    kinel, samara = config.districts
+    assert (kinel.display_name("ru"), kinel.display_name("en")) == ("Кинель", "Kinel")
+    assert samara.display_name("en") == "Самара"  # no English name configured

@@ -173,4 +173,4 @@ def _logs_in(url: str, username: str, password: str) -> bool:
     form = urllib.parse.urlencode({"csrf_token": token, "username": username,
                                    "password": password, "next": ""}).encode()
     with opener.open(url + "/login", data=form, timeout=30) as answer:
-        return "/login" not in answer.url and "Log out" in answer.read().decode()
+        return "/login" not in answer.url and 'action="/logout"' in answer.read().decode()

@@ -130,3 +130,15 @@ def test_a_report_that_overtakes_the_end_of_its_send_is_not_lost():
     failed_id = book.sent(TO, [23])
     resolved = book.overtaken(TO, [23])
     assert resolved.message_id == failed_id and resolved.state == "UNDELIV"
+
+
+def test_the_status_names_the_network_and_forgets_it_when_the_modem_loses_it(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path, poll_seconds=0.1) as r:
+        driver = r.transport._pool.drivers[0]  # type: ignore[union-attr]
+        wait_until(lambda: driver.status.network == "MegaFon", what="the operator's name")
+        r.sim.set_network(registration=2)  # searching: +COPS? names no operator
+        wait_until(lambda: driver.status.network == "", what="the name forgotten")
+        details = r.transport.health().details["modems"]["m0"]  # type: ignore[index]
+    assert details["network"] == "" and details["registration"] == "searching"

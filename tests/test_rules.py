@@ -222,7 +222,7 @@ def test_a_message_held_back_by_the_cap_says_so_and_is_logged_once_an_hour(
         send, rules, clock, engine, caplog):
     limit = rules.settings.replies_per_hour
     with caplog.at_level("WARNING", logger="permits.reply_cap"):
-        kinds = [send(RESIDENT, "СТАТУС").kind for _ in range(limit + 3)]
+        kinds = [send(RESIDENT, "СТАТУС").recorded for _ in range(limit + 3)]
     assert kinds == ["status"] * limit + ["capped"] * 3
     said = [r.getMessage() for r in caplog.records if r.name == "permits.reply_cap"]
     assert len(said) == 1 and "+7927***0001" in said[0] and RESIDENT not in said[0]
@@ -232,7 +232,7 @@ def test_a_message_held_back_by_the_cap_says_so_and_is_logged_once_an_hour(
     clock.advance(hours=1)
     caplog.clear()
     with caplog.at_level("WARNING", logger="permits.reply_cap"):
-        kinds = [send(RESIDENT, "СТАТУС").kind for _ in range(limit + 1)]
+        kinds = [send(RESIDENT, "СТАТУС").recorded for _ in range(limit + 1)]
     assert kinds[-1] == "capped" and len(caplog.records) == 1
 
 

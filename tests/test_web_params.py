@@ -15,7 +15,8 @@ THOUSANDS = "9" * 5000  # int() refuses a string of more than 4300 digits
 
 @pytest.mark.parametrize("query", [
     f"/audit?before={THOUSANDS}", "/audit?before=%C2%B2", "/audit?before=-1",
-    f"/residents?removed={THOUSANDS}", "/residents?removed=%D9%A1%D9%A2",
+    f"/residents?gone={THOUSANDS}", "/residents?gone=%D9%A1%D9%A2",
+    f"/residents?show=removed&before={THOUSANDS}",
 ])
 def test_a_number_in_a_query_that_is_no_number_we_take_is_a_400(console, query):
     assert console.get(query).status_code == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import select
@@ -64,7 +65,7 @@ def test_a_released_message_reaches_the_inbox_and_the_audit_log(console, engine,
         assert conn.scalars(select(inbox.c.text)).all() == ["POISON"]
     assert held_ids(engine) == []
     [row] = audit_rows(engine, "quarantine_released")
-    assert (row["operator"], row["detail"]) == ("anna", f"entry #{entry}")
+    assert (row["operator"], json.loads(row["detail"])) == ("anna", {"entry": entry})
 
 
 def test_only_messages_are_released_and_a_deleted_entry_is_erased(console, engine, clock):
@@ -75,5 +76,5 @@ def test_only_messages_are_released_and_a_deleted_entry_is_erased(console, engin
     with engine.connect() as conn:
         row = conn.execute(select(quarantine).where(quarantine.c.id == unreadable)).one()
     assert (row.state, row.raw, row.content) == ("deleted", None, "")
-    assert [r["detail"] for r in audit_rows(engine, "quarantine_deleted")] == [
-        f"entry #{unreadable}"]
+    assert [json.loads(r["detail"]) for r in audit_rows(engine, "quarantine_deleted")] == [
+        {"entry": unreadable}]

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from sms_gateway.config import from_dict
 from sms_gateway.web.app import create_app
@@ -40,20 +41,105 @@ def test_status_page_shows_links_queues_permits_and_errors(console, traffic, clo
     assert page.status_code == 200
     text = page.text
     assert 'http-equiv="refresh"' in text
-    assert "▲ UP" in text and "modem:sim0" in text and "signal_dbm" in text
-    assert "▼ DOWN" in text and "smpp:mts" in text
+    assert "▲ up" in text and "modem:sim0" in text
+    assert "▼ down" in text and "smpp:mts" in text
     assert "<polyline" in text
     assert "+CMS ERROR: 500" in text
     assert "+7937***0099" in text and re.search(r"\+7\d{10}", text) is None
-    assert '<span class="ok">2</span> issued' in text
-    assert '<span class="bad">2</span> refused' in text  # not in registry, district off
+    assert '<span class="ok">2 issued</span>' in text
+    assert '<span class="bad">2 refused</span>' in text  # not in registry, district off
+
+
+def test_each_modem_of_a_pool_has_its_own_card(console, engine, clock, operator):
+    from sms_gateway.modem.snapshot import LinkState, ModemStatus
+
+    moment = clock()
+    working = ModemStatus("sim0", LinkState.UP, signal_rssi=20, registration=1,
+                          network="MegaFon", sim_used=3, sim_total=30, last_seen=moment,
+                          model="SIMCOM SIM800", sent=41)
+    full = ModemStatus("sim1", LinkState.UP, signal_rssi=6, registration=5, network="MTS",
+                       sim_used=30, sim_total=30, last_seen=moment,
+                       error="+CMS ERROR: 322")
+    silent = ModemStatus("sim2", LinkState.DOWN, error="port lost")
+    report_link(engine, moment, details={"healthy": 2, "total": 3, "modems": {
+        m.name: m.details(moment) for m in (working, full, silent)}})
+    text = " ".join(console.get("/").text.split())
+    cards = dict(re.findall(r'data-modem="(sim\d)">(.*?)</li>', text))
+    assert set(cards) == {"sim0", "sim1", "sim2"}
+    assert "-73 dBm, excellent" in cards["sim0"] and "home network, MegaFon" in cards["sim0"]
+    assert "3 of 30" in cards["sim0"] and "41 sent" in cards["sim0"]
+    assert "-101 dBm, poor" in cards["sim1"] and "roaming, MTS" in cards["sim1"]
+    assert "30 of 30" in cards["sim1"] and "full" in cards["sim1"]
+    assert "+CMS ERROR: 322" in cards["sim1"]
+    assert "▼ sim2" in cards["sim2"] and "reconnecting" in cards["sim2"]
+    assert "port lost" in cards["sim2"]
+
+
+def test_an_smpp_link_shows_its_window_and_throughput(console, engine, rules, clock, people):
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1"), (NEIGHBOUR, "ВЫХОД 2")],
+                 channel="smpp:mts")
+    send_replies(engine, clock, channel="smpp:mts")
+    report_link(engine, clock(), channel="smpp:mts", kind="smpp", details={
+        "bind_state": "transceiver:bound", "window_in_use": 3, "window": 10, "queued": 7,
+        "reconnects": 1, "last_enquire_link": clock().isoformat(), "last_error": None})
+    text = " ".join(console.get("/").text.split())
+    card = re.search(r'data-channel="smpp:mts">(.*?)</li>', text).group(1)
+    assert "3 of 10 in flight" in card and 'value="3"' in card
+    assert "transceiver:bound" in card
+    assert "last 5 min: 0.4 in, 0.4 out" in card  # two each in five minutes
+
+
+def test_replies_that_never_left_the_machine_are_not_sent(console, config, engine, rules,
+                                                          clock, people):
+    from sms_gateway.simulate import simulate
+
+    for text in ("ВЫХОД 1", "СТАТУС", "ПОМОЩЬ"):
+        simulate(engine, config, RESIDENT, text, clock=clock)
+    run_pipeline(engine, rules, clock, [(NEIGHBOUR, "ВЫХОД 1")])
+    send_replies(engine, clock)
+    _receipt(engine, clock, "DELIVRD")
+    page = console.get("/").text
+    assert re.search(r'id="replies-sent">1<', page)
+    assert re.search(r'id="replies-delivered">1<', page)
+    assert re.search(r'id="replies-local">3<', page)
+
+
+def test_delivered_never_exceeds_sent(console, engine, rules, clock, people):
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1"), (NEIGHBOUR, "ВЫХОД 1")])
+    send_replies(engine, clock)
+    _receipt(engine, clock, "DELIVRD", "UNDELIV")
+    page = console.get("/").text
+    assert re.search(r'id="replies-sent">2<', page)  # one delivered, one undeliverable
+    assert re.search(r'id="replies-delivered">1<', page)
+
+
+def _receipt(engine, clock, *states: str) -> None:
+    """Delivery receipts for the replies sent so far, oldest first, through the outbox."""
+    from sms_gateway.pipeline import outbox as outbox_queue
+    from sms_gateway.transport import DeliveryReceipt
+    from storage.tables.messages import outbox
+
+    with engine.begin() as conn:
+        ids = conn.scalars(select(outbox.c.transport_message_id)
+                           .where(outbox.c.transport_message_id.is_not(None))
+                           .order_by(outbox.c.id)).all()
+        receipts = [DeliveryReceipt(CHANNEL, mid, state)
+                    for mid, state in zip(ids, states, strict=True)]
+        outbox_queue.apply_receipts(conn, receipts, clock())
+
+
+def test_reasons_are_listed_by_number(console, engine, rules, clock, people):
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 10"), (NEIGHBOUR, "ВЫХОД 2"),
+                                        (SAMARA_RESIDENT, "ВЫХОД 11"), (STRANGER, "ВЫХОД 1")])
+    table = console.get("/").text.split('id="reasons"')[1].split("</table>")[0]
+    assert re.findall(r"<td>(\d+) ", table) == ["1", "2", "10", "11"]
 
 
 def test_a_link_that_stopped_reporting_is_not_shown_up(console, engine, clock, operator):
     report_link(engine, clock(), up=True)
     clock.advance(minutes=5)
     text = console.get("/").text
-    assert "? STALE" in text and "▲ UP" not in text
+    assert "? no recent report" in text and "▲ up" not in text
 
 
 def test_metrics_after_real_traffic(anonymous, traffic):

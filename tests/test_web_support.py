@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -24,9 +25,17 @@ CHANNEL = "modem:sim0"
 
 
 @pytest.fixture
-def web_config(config, tmp_path):
+def console_language() -> str:
+    """The console's default language in these tests (the service's stays Russian); the
+    tests of the Russian console override it."""
+    return "en"
+
+
+@pytest.fixture
+def web_config(config, tmp_path, console_language):
     """The test config with its data folder (where the session secret goes) in tmp_path."""
-    return dataclasses.replace(config, data_dir=tmp_path / "data")
+    return dataclasses.replace(config, data_dir=tmp_path / "data",
+                               web=dataclasses.replace(config.web, language=console_language))
 
 
 @pytest.fixture
@@ -79,11 +88,13 @@ def console(app, operator) -> Console:
 
 
 def audit_rows(engine, action: str | None = None) -> list[dict]:
+    """Entries oldest first, each with its facts (`detail` as written: JSON)."""
     query = audit_log.select().order_by(audit_log.c.id)
     if action:
         query = query.where(audit_log.c.action == action)
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        return [dict(r) | {"facts": json.loads(r["detail"])}
+                for r in conn.execute(query).mappings()]
 
 
 def csrf_of(html: str) -> str:
@@ -110,8 +121,7 @@ def send_replies(engine, clock, *, fail: int = 0, channel: str = CHANNEL) -> Non
         outbox.record_results(conn, results, clock(), 8, 5.0)
 
 
-def report_link(engine, now: dt.datetime, up: bool = True, channel: str = CHANNEL) -> None:
+def report_link(engine, now: dt.datetime, up: bool = True, channel: str = CHANNEL,
+                kind: str = "modem", details: dict | None = None) -> None:
     with engine.begin() as conn:
-        link_health.save(conn, [LinkHealth(channel, "modem", up, {
-            "signal_dbm": -71, "registration": "home", "last_seen": now.isoformat()})],
-            "node-a", now)
+        link_health.save(conn, [LinkHealth(channel, kind, up, details or {})], "node-a", now)

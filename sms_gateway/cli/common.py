@@ -42,9 +42,10 @@ def os_user() -> str:
     return f"cli:{name}"
 
 
-def record(conn: Connection, action: str, detail: str) -> None:
-    """A change made from the command line, in the audit log beside the console's."""
-    audit.record(conn, os_user(), action, detail, utc_now())
+def record(conn: Connection, action: str, **facts: audit.Fact) -> None:
+    """A change made from the command line, in the audit log beside the console's (`facts`
+    already masked)."""
+    audit.record(conn, os_user(), action, utc_now(), **facts)
 
 
 def local_time(moment: dt.datetime, config: Config) -> str:

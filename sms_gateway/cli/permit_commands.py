@@ -43,7 +43,7 @@ def permits_list(config: Config, args: argparse.Namespace) -> None:
 def permits_revoke(config: Config, args: argparse.Namespace) -> None:
     with prepare(config).begin() as conn:
         code = admin.revoke(conn, args.code, utc_now())
-        record(conn, "permit_revoked", codes.display(code))
+        record(conn, "permit_revoked", code=codes.display(code))
     print(f"permit {codes.display(code)} revoked")
 
 

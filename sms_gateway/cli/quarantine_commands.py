@@ -29,7 +29,7 @@ def quarantine_list(config: Config, args: argparse.Namespace) -> None:
 def quarantine_release(config: Config, args: argparse.Namespace) -> None:
     inbox = Inbox(prepare(config))
     _resolving(lambda: inbox.release(
-        args.id, also=lambda conn: record(conn, "quarantine_released", f"entry #{args.id}")))
+        args.id, also=lambda conn: record(conn, "quarantine_released", entry=args.id)))
     print(f"entry #{args.id} released into the inbox")
 
 
@@ -37,7 +37,7 @@ def quarantine_delete(config: Config, args: argparse.Namespace) -> None:
     def delete() -> None:
         with prepare(config).begin() as conn:
             quarantine.resolve(conn, args.id, quarantine.State.DELETED, utc_now())
-            record(conn, "quarantine_deleted", f"entry #{args.id}")
+            record(conn, "quarantine_deleted", entry=args.id)
 
     _resolving(delete)
     print(f"entry #{args.id} deleted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from pathlib import Path
 
 from permits import phones, registry
 from sms_gateway import admin
@@ -19,8 +20,8 @@ def residents_import(config: Config, args: argparse.Namespace) -> None:
         with open(args.file, encoding="utf-8-sig", newline="") as source:
             report = registry.import_residents(engine, source, config.rules.country, utc_now())
         with engine.begin() as conn:
-            record(conn, "residents_imported",
-                   f"{report.imported} rows, {len(report.rejected)} rejected")
+            record(conn, "residents_imported", imported=report.imported,
+                   rejected=len(report.rejected), file=Path(args.file).name[:100])
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
@@ -38,7 +39,7 @@ def officers_add(config: Config, args: argparse.Namespace) -> None:
     with prepare(config).begin() as conn:
         number = registry.add_officer(conn, args.phone, args.name, config.rules.country,
                                       utc_now())
-        record(conn, "officer_added", phones.mask(number))
+        record(conn, "officer_added", phone=phones.mask(number), name=args.name[:200])
     print(f"officer {phones.mask(number)} ({args.name}) added")
 
 
@@ -55,7 +56,7 @@ def officers_remove(config: Config, args: argparse.Namespace) -> None:
     with prepare(config).begin() as conn:
         registry.deactivate_officer(conn, args.phone, config.rules.country)
         record(conn, "officer_deactivated",
-               phones.mask(phones.normalize(args.phone, config.rules.country)))
+               phone=phones.mask(phones.normalize(args.phone, config.rules.country)))
     print("officer deactivated")
 
 
@@ -63,7 +64,7 @@ def districts_switch(config: Config, args: argparse.Namespace) -> None:
     enabled = args.action == "enable"
     with prepare(config).begin() as conn:
         registry.set_district(conn, args.id, enabled)
-        record(conn, "district_on" if enabled else "district_off", args.id)
+        record(conn, "district_on" if enabled else "district_off", district=args.id)
     print(f"district {args.id} {args.action}d")
 
 

@@ -58,7 +58,7 @@ def operators_add(config: Config, args: argparse.Namespace) -> None:
         password = read_password(sys.stdin, sys.stdin.isatty())
         with prepare(config).begin() as conn:
             add_operator(conn, args.username, password, utc_now())
-            record(conn, "operator_added", args.username)
+            record(conn, "operator_added", username=args.username)
     except OperatorError as exc:
         raise CommandError(str(exc)) from exc
     print(f"operator {args.username} added")

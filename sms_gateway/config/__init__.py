@@ -20,6 +20,7 @@ from typing import Any
 from permits.reasons import DEFAULT_REASONS, Reason
 from permits.settings import RulesSettings
 from sms_gateway.config.sections import (
+    LANGUAGES,
     DatabaseSettings,
     District,
     PipelineSettings,
@@ -33,8 +34,8 @@ from sms_gateway.modem.settings import ModemSettings
 from sms_gateway.smpp.settings import SmppSettings
 from sms_gateway.typed_settings import ConfigError, read
 
-__all__ = ["Config", "ConfigError", "District", "PipelineSettings", "UssdSettings",
-           "WebSettings", "from_dict", "load"]
+__all__ = ["LANGUAGES", "Config", "ConfigError", "District", "PipelineSettings",
+           "UssdSettings", "WebSettings", "from_dict", "load"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Config:
     ussd: UssdSettings = field(default_factory=UssdSettings)
     retain_days: int = 30
     log_level: str = "INFO"
+    sms_number: str = ""  # what residents and officers text; printed on paper permits
     source: Path | None = None
 
 
@@ -106,13 +108,20 @@ def from_dict(data: Mapping[str, Any], base: Path,
         districts=tuple(rows["districts"]),
         modems=tuple(dataclasses.replace(m, port=_device(m.port, base)) for m in rows["modems"]),
         smpp=tuple(rows["smpp"]),
-        web=read(WebSettings, "[web]", data.get("web", {}), environ),
+        web=_web(read(WebSettings, "[web]", data.get("web", {}), environ), service),
         pipeline=read(PipelineSettings, "[pipeline]", data.get("pipeline", {}), environ),
         ussd=read(UssdSettings, "[ussd]", data.get("ussd", {}), environ),
         retain_days=read(PrivacySettings, "[privacy]", data.get("privacy", {}),
                          environ).retain_days,
         log_level=service.log_level,
+        sms_number=service.sms_number or next(
+            (link.source_addr for link in rows["smpp"] if link.source_addr), ""),
     )
+
+
+def _web(web: WebSettings, service: ServiceSettings) -> WebSettings:
+    """The console speaks `[service] language` unless `[web] language` says otherwise."""
+    return dataclasses.replace(web, language=web.language or service.language)
 
 
 def _rows(data: Mapping[str, Any], table: str, environ: Mapping[str, str]) -> list:

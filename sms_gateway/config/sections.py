@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sms_gateway.typed_settings import at_least_one, positive, setting
 
+LANGUAGES = ("ru", "en")
+
 
 def _timezone(value: str) -> bool:
     try:
@@ -31,7 +33,10 @@ class DatabaseSettings:
 class ServiceSettings:
     timezone: str = setting("Europe/Samara", allowed="an IANA time zone such as Europe/Samara",
                             check=_timezone)
-    language: str = setting("ru", allowed='"ru" or "en"', check=("ru", "en"))
+    language: str = setting("ru", allowed='"ru" or "en"', check=LANGUAGES)
+    sms_number: str = setting("", allowed="the number people text, e.g. 0377 or +79270000377",
+                              check=lambda v: v == "" or re.fullmatch(r"\+?[0-9]{3,15}", v)
+                              is not None)
     country: str = setting("RU", allowed="an ISO country code",
                            check=lambda v: len(v) == 2 and v.isupper())
     data_dir: str = setting("data", allowed="a folder path")
@@ -46,6 +51,8 @@ class WebSettings:
     secret_key: str = setting("", allowed="a long random string (or ${ENV_VAR})")
     metrics_public: bool = setting(True, allowed="true or false")
     trusted_proxy: str = setting("", allowed="the reverse proxy's address, e.g. 127.0.0.1")
+    language: str = setting("", allowed='"ru" or "en" (empty: [service] language)',
+                            check=("", *LANGUAGES))
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,11 @@ class District:
                       check=lambda v: re.fullmatch(r"[a-z0-9_-]{1,40}", v) is not None)
     name: str = setting(allowed="a name")
     enabled: bool = setting(False, allowed="true or false")
+    name_en: str = setting("", allowed="the district's name in English")
+
+    def display_name(self, language: str) -> str:
+        """The name in `language`; the Russian one where no English name is configured."""
+        return self.name_en if language == "en" and self.name_en else self.name
 
 
 @dataclass(frozen=True)

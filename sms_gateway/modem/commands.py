@@ -22,6 +22,7 @@ _NUMBER = re.compile(r"-?\d+")
 # `bounded_int`, so a line of thousands of digits is an unreadable answer, not a ValueError.
 MAX_INDEX_DIGITS = 5
 _MAX_NUMBER_DIGITS = 9
+_OPERATOR_NAME = re.compile(r'^\+COPS:\s*\d+\s*,\s*\d+\s*,\s*"([^"]*)"')
 
 
 class PinError(ModemError):
@@ -145,6 +146,18 @@ class ModemCommands:
         if stat is None:
             raise UnexpectedAnswer(f"AT+CREG? answered {lines!r}"[:200])
         return stat
+
+
+    def network(self) -> str:
+        """The network the modem is registered on, by name (AT+COPS?); "" when none or when
+        the modem will not say (the operator's name is for people, not for decisions)."""
+        try:
+            lines = self.run("AT+COPS?")
+        except CommandFailed:
+            return ""
+        match = next((_OPERATOR_NAME.search(line) for line in lines
+                      if line.startswith("+COPS")), None)
+        return match.group(1).strip() if match else ""
 
 
 def _stored(lines: list[str], index: int | None) -> list[StoredMessage]:

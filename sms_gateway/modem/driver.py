@@ -209,10 +209,12 @@ class ModemDriver:
     def _poll(self, commands: ModemCommands) -> None:
         """Health figures, then a sweep of the SIM (the fallback for a missed +CMTI)."""
         rssi, registration = commands.signal(), commands.registration()
+        network = commands.network()
         used, total = commands.select_storage()
         self._update(
             signal_rssi=rssi,
             registration=registration,
+            network=network,
             sim_used=used,
             sim_total=total,
             last_seen=utcnow(),

@@ -31,6 +31,7 @@ class ModemStatus:
     rested_until: dt.datetime | None = None
     signal_rssi: int | None = None
     registration: int | None = None
+    network: str = ""  # the operator's name from AT+COPS?
     last_seen: dt.datetime | None = None
     sim_used: int | None = None
     sim_total: int | None = None

@@ -164,7 +164,7 @@ class Dispatcher:
         if replies:
             _QUEUE_REPLIES.run(conn, replies)
             notify(conn, OUTBOX)
-        handled = [{"row_id": r.id, "kind": o.kind, "at": now}
+        handled = [{"row_id": r.id, "kind": o.recorded, "at": now}
                    for r, o in zip(sms, outcomes, strict=True)]
         handled += [{"row_id": r.id, "kind": "ussd", "at": now} for r in ussd]
         _MARK_DONE.run(conn, handled)

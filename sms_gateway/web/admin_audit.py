@@ -1,11 +1,11 @@
-"""The audit log page: who did what, newest first, paged by id."""
+"""The audit log page: who did what, newest first, paged by id, in the reader's language."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
 from sms_gateway import audit
-from sms_gateway.web import params
+from sms_gateway.web import audit_words, params
 from sms_gateway.web.context import reading
 
 bp = Blueprint("audit", __name__)
@@ -17,4 +17,6 @@ def page() -> str:
     with reading() as conn:
         rows = audit.page(conn, before)
     older = rows[-1]["id"] if len(rows) == audit.PAGE else None
-    return render_template("audit.html", rows=rows, older=older)
+    shown = [row | dict(zip(("what", "facts"), audit_words.describe(row["action"], row["detail"]),
+                            strict=True)) for row in rows]
+    return render_template("audit.html", rows=shown, older=older)

@@ -45,7 +45,7 @@ def release(entry_id: int) -> Response | tuple[str, int]:
     inbox = Inbox(services().engine, clock=services().clock)
     try:
         inbox.release(entry_id, also=lambda conn: audit.record(
-            conn, operator_name(), "quarantine_released", f"entry #{entry_id}", now()))
+            conn, operator_name(), "quarantine_released", now(), entry=entry_id))
     except quarantine.QuarantineError as exc:
         return _page(409, error=str(exc))
     return redirect(url_for("quarantine.page"))
@@ -56,8 +56,7 @@ def delete(entry_id: int) -> Response | tuple[str, int]:
     try:
         with writing() as conn:
             quarantine.resolve(conn, entry_id, quarantine.State.DELETED, now())
-            audit.record(conn, operator_name(), "quarantine_deleted", f"entry #{entry_id}",
-                         now())
+            audit.record(conn, operator_name(), "quarantine_deleted", now(), entry=entry_id)
     except quarantine.QuarantineError as exc:
         return _page(409, error=str(exc))
     return redirect(url_for("quarantine.page"))

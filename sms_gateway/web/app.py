@@ -24,6 +24,7 @@ from sms_gateway.web import (
     auth,
     csrf,
     filters,
+    i18n,
     metrics,
     params,
     printing,
@@ -68,6 +69,7 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
     install(app, Services(config, engine, rules, clock))
     csrf.init(app)
     auth.init(app)
+    i18n.init(app)
     metrics.init(app)
     for blueprint in (status.bp, admin_residents.bp, admin_registry.bp, admin_permits.bp,
                       printing.bp, admin_audit.bp, admin_quarantine.bp):
@@ -90,8 +92,14 @@ def _register_for_machines(app: Flask, blueprint: Blueprint) -> None:
             auth.public(csrf.csrf_exempt(view))
 
 
-def _error_page(error: HTTPException) -> tuple[str, int]:
-    return render_template("error.html", error=error), error.code or 500
+def _error_page(failure: HTTPException) -> tuple[str, int]:
+    """Werkzeug's English name and description are replaced by the page's language; a
+    description we wrote ourselves (already translated) is kept."""
+    code = failure.code or 500
+    description = failure.description
+    if description == type(failure).description:
+        description = None
+    return render_template("error.html", code=code, description=description), code
 
 
 def _headers(response: Response) -> Response:

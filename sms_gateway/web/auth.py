@@ -19,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from sms_gateway import audit
@@ -75,7 +76,7 @@ ANY_USER = "*"  # the throttle's key for every username tried from one address
 ADDRESS_FREE_TRIES = 20  # failures from one address, whatever the names, before it waits
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: `next=https://evil.example` must not become an open redirect."""
     if (target and target.startswith("/") and not target.startswith("//")
             and "\\" not in target and target.isprintable()
@@ -99,32 +100,33 @@ def login() -> Response | str | tuple[str, int]:
         wait = throttle.take_try(conn, [own, shared], moment)
     if wait:
         seconds = math.ceil(wait.total_seconds())
-        return render_template("login.html", error=f"Too many failed logins. Try again in"
-                               f" {seconds} s.", next=request.form.get("next", "")), 429
+        return render_template("login.html", error=gettext(
+            "Too many failed logins. Try again in %(seconds)s s.", seconds=seconds),
+            next=request.form.get("next", "")), 429
     # The password hash (tens of ms) is checked on a read-only connection: on SQLite a
     # write transaction would hold the single write lock that the message path needs.
     with reading() as conn:
         operator = authenticate(conn, username, password) if username else None
     with writing() as conn:
         if operator is None:
-            audit.record(conn, username or "?", "login_failed", f"from {address}", moment)
+            audit.record(conn, username or "?", "login_failed", moment, address=address)
         else:
             throttle.succeeded(conn, own, [shared])
-            audit.record(conn, operator.username, "login", f"from {address}", moment)
+            audit.record(conn, operator.username, "login", moment, address=address)
     if operator is None:
-        return render_template("login.html", error="Wrong username or password.",
+        return render_template("login.html", error=gettext("Wrong username or password."),
                                next=request.form.get("next", "")), 401
     session.clear()
     session.permanent = True
     session[_USER_KEY] = operator.username
     csrf.renew()
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     with writing() as conn:
-        audit.record(conn, operator_name(), "logout", "", now())
+        audit.record(conn, operator_name(), "logout", now())
     session.clear()
     return redirect(url_for("auth.login"))
 

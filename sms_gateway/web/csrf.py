@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, abort, current_app, request, session
+from flask_babel import gettext
 
 FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -43,8 +44,8 @@ def _check() -> None:
     sent = request.form.get(FIELD, "")
     expected = session.get(FIELD, "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="The form has expired or did not come from this site."
-                               " Reload the page and try again.")
+        abort(400, description=gettext("The form has expired or did not come from this site."
+                                       " Reload the page and try again."))
 
 
 def init(app: Flask) -> None:

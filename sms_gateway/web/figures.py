@@ -23,12 +23,48 @@ FINISHED_OUT = ("sent", "delivered", "failed", "expired")
 SENT_OUT = ("sent", "delivered")
 REFUSALS = ("quota", "not_resident", "district_off")
 STALE_AFTER = dt.timedelta(seconds=60)  # nodes write link health every 10 s
-# What an operator looks at first for each kind of link; other kinds show all their scalars.
-_SUMMARY_KEYS = {
-    "modem": ("signal_dbm", "registration", "last_seen", "error"),
-    "smpp": ("bind_state", "last_enquire_link", "window_in_use", "window", "refused_pdus",
-             "last_error"),
-}
+# Channels whose replies leave the machine for a phone network; replies on any other channel
+# (the loopback of `permit-gateway simulate` and of tests) never reach a phone.
+NETWORK_KINDS = ("modem", "smpp")
+THROUGHPUT_WINDOW = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Modem:
+    """One modem of a pool, as its driver last reported it (sms_gateway.modem.snapshot)."""
+
+    name: str
+    state: str
+    healthy: bool
+    signal_dbm: int | None
+    registration: str | None
+    network: str
+    sim_used: int | None
+    sim_total: int | None
+    last_seen: str | None
+    error: str | None
+    sent: int
+    failed: int
+    received: int
+    model: str
+
+    @property
+    def sim_full(self) -> bool:
+        return self.sim_used is not None and self.sim_used == self.sim_total
+
+
+@dataclass(frozen=True)
+class Smpp:
+    """An SMPP connection group's session figures (sms_gateway.smpp.transport.health)."""
+
+    bind_state: str
+    window_in_use: int
+    window: int
+    queued: int
+    reconnects: int
+    last_enquire_link: str | None
+    last_error: str | None
+    refused_pdus: int = 0  # PDUs the session could not handle (answered, link kept)
 
 
 @dataclass(frozen=True)
@@ -39,7 +75,8 @@ class Link:
     up: bool
     stale: bool
     updated_at: dt.datetime
-    summary: tuple[tuple[str, str], ...]
+    modems: tuple[Modem, ...] = ()
+    smpp: Smpp | None = None
 
     @property
     def healthy(self) -> bool:
@@ -49,20 +86,42 @@ class Link:
 
 def links(conn: Connection, now: dt.datetime) -> list[Link]:
     rows = conn.execute(select(link_health).order_by(link_health.c.channel, link_health.c.node))
-    return [Link(r.channel, r.node, r.kind, r.up, now - r.updated_at > STALE_AFTER, r.updated_at,
-                 _summary(r.kind, r.details)) for r in rows]
+    return [_link(r, now) for r in rows]
 
 
-def _summary(kind: str, details_json: str) -> tuple[tuple[str, str], ...]:
+def _link(row, now: dt.datetime) -> Link:
     try:
-        details = json.loads(details_json)
+        details = json.loads(row.details)
     except ValueError:
-        return ()
-    if not isinstance(details, dict):
-        return ()
-    keys = _SUMMARY_KEYS.get(kind) or [k for k, v in details.items()
-                                       if not isinstance(v, dict | list)][:6]
-    return tuple((k, str(details[k])) for k in keys if details.get(k) not in (None, ""))
+        details = {}
+    details = details if isinstance(details, dict) else {}
+    modems = details.get("modems") if row.kind == "modem" else None
+    return Link(row.channel, row.node, row.kind, row.up, now - row.updated_at > STALE_AFTER,
+                row.updated_at,
+                modems=tuple(_modem(name, values) for name, values in sorted(modems.items())
+                             if isinstance(values, dict)) if isinstance(modems, dict) else (),
+                smpp=_smpp(details) if row.kind == "smpp" else None)
+
+
+def _modem(name: str, d: dict) -> Modem:
+    return Modem(name, str(d.get("state") or "unknown"), bool(d.get("healthy")),
+                 _int(d.get("signal_dbm")), d.get("registration") or None,
+                 str(d.get("network") or ""), _int(d.get("sim_used")), _int(d.get("sim_total")),
+                 d.get("last_seen") or None, d.get("error") or None, _int(d.get("sent")) or 0,
+                 _int(d.get("failed")) or 0, _int(d.get("received")) or 0,
+                 str(d.get("model") or ""))
+
+
+def _smpp(d: dict) -> Smpp:
+    return Smpp(str(d.get("bind_state") or ""), _int(d.get("window_in_use")) or 0,
+                _int(d.get("window")) or 0, _int(d.get("queued")) or 0,
+                _int(d.get("reconnects")) or 0, d.get("last_enquire_link") or None,
+                d.get("last_error") or None, _int(d.get("refused_pdus")) or 0)
+
+
+def _int(value: object) -> int | None:
+    """A figure from another node's JSON: a whole number, or None for anything else."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def queue_depths(conn: Connection) -> dict[str, dict[str, int]]:
@@ -99,6 +158,58 @@ def outbox_finished(conn: Connection, since: dt.datetime) -> list[tuple[str, str
         select(outbox.c.channel, outbox.c.state, func.count())
         .where(outbox.c.state.in_(FINISHED_OUT), outbox.c.updated_at >= since)
         .group_by(outbox.c.channel, outbox.c.state))]
+
+
+@dataclass(frozen=True)
+class Replies:
+    """Replies that reached a final state since a moment, by how far they got.
+
+    `sent` is every reply a phone network took (delivered, still without a receipt, or
+    reported undeliverable afterwards), so `delivered` <= `sent` by construction. Replies on
+    channels that reach no network (the loopback of `simulate`) are `local`, never `sent`."""
+
+    sent: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+    refused: int = 0  # the network would not take it, after every attempt
+    expired: int = 0  # its permit ended before a network took it
+    local: int = 0
+
+
+def replies(conn: Connection, since: dt.datetime) -> Replies:
+    taken = outbox.c.transport_message_id.is_not(None)
+    rows = conn.execute(
+        select(outbox.c.channel, outbox.c.state, taken, func.count())
+        .where(outbox.c.state.in_(FINISHED_OUT), outbox.c.updated_at >= since)
+        .group_by(outbox.c.channel, outbox.c.state, taken))
+    counts: Counter[str] = Counter()
+    for channel, state, was_taken, count in rows:
+        if channel.split(":", 1)[0] not in NETWORK_KINDS:
+            counts["local"] += count
+        elif state == "failed":
+            counts["undelivered" if was_taken else "refused"] += count
+            counts["sent"] += count if was_taken else 0
+        elif state == "expired":
+            counts["expired"] += count
+        else:
+            counts["sent"] += count
+            counts["delivered"] += count if state == "delivered" else 0
+    return Replies(**counts)
+
+
+def throughput(conn: Connection, now: dt.datetime,
+               window: dt.timedelta = THROUGHPUT_WINDOW) -> dict[str, tuple[float, float]]:
+    """Per channel, messages a minute in (stored) and out (taken by the network) over the
+    last `window`."""
+    since, minutes = now - window, window.total_seconds() / 60
+    received = dict(conn.execute(select(inbox.c.channel, func.count())
+                                 .where(inbox.c.stored_at >= since)
+                                 .group_by(inbox.c.channel)).all())
+    sent = dict(conn.execute(select(outbox.c.channel, func.count())
+                             .where(outbox.c.state.in_(SENT_OUT), outbox.c.updated_at >= since)
+                             .group_by(outbox.c.channel)).all())
+    return {channel: (received.get(channel, 0) / minutes, sent.get(channel, 0) / minutes)
+            for channel in {*received, *sent}}
 
 
 def inbox_handled(conn: Connection, since: dt.datetime) -> list[tuple[str, str, int]]:
@@ -145,7 +256,14 @@ class DayOutcomes:
         for kind, district, reason, count in self.rows:
             if kind == "issued" or kind in REFUSALS or kind in ("exempt", "repeated"):
                 table.setdefault(key(kind, district, reason), Counter())[kind] += count
-        return dict(sorted(table.items(), key=lambda item: str(item[0])))
+        return dict(sorted(table.items(), key=lambda item: _in_order(item[0])))
+
+
+def _in_order(key: str | int | None) -> tuple:
+    """Reasons by number (2 before 10), districts by id, the unknown one last."""
+    if key is None or key == "—":
+        return (2, 0, "")
+    return (0, key, "") if isinstance(key, int) else (1, 0, str(key))
 
 
 def day_outcomes(conn: Connection, day: dt.date) -> DayOutcomes:

@@ -30,6 +30,7 @@ class OperatorError(ValueError):
 class Operator:
     id: int
     username: str
+    language: str | None = None  # their own choice of the console's language, if they made one
 
 
 def canonical_username(raw: str) -> str:
@@ -72,9 +73,9 @@ def authenticate(conn: Connection, username: str, password: str) -> Operator | N
 
 def active_operator(conn: Connection, username: str) -> Operator | None:
     """Read on every request, so deactivating an operator ends their open sessions too."""
-    row = conn.execute(select(operators.c.id, operators.c.username)
+    row = conn.execute(select(operators.c.id, operators.c.username, operators.c.language)
                        .where(operators.c.username == username, operators.c.active)).first()
-    return Operator(row.id, row.username) if row else None
+    return Operator(row.id, row.username, row.language) if row else None
 
 
 def read_password(stream: TextIO, is_tty: bool,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import abort, request
+from flask_babel import gettext
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from sms_gateway.pipeline.gate import bounded_int
+from sms_gateway.web.labels import FIELDS, label
 
 # Row ids in paths (`/residents/<int:resident_id>`): what an INTEGER column holds. A larger one
 # names no row (404), where PostgreSQL would answer the query with an error (500).
@@ -16,9 +20,12 @@ def text(name: str, max_length: int, *, required: bool = True, form: bool = True
     source = request.form if form else request.args
     value = source.get(name, "").strip()
     if required and not value:
-        abort(400, description=f"{name} is required")
+        abort(400, description=gettext("Fill in the field “%(field)s”.",
+                                       field=label(FIELDS, name)))
     if len(value) > max_length:
-        abort(400, description=f"{name} is longer than {max_length} characters")
+        abort(400, description=gettext("The field “%(field)s” is longer than %(max)s"
+                                       " characters.", field=label(FIELDS, name),
+                                       max=max_length))
     return value
 
 
@@ -29,8 +36,15 @@ def integer(name: str, low: int, high: int, *, form: bool = True,
         return default
     value = bounded_int(raw, len(str(high)))
     if value is None or not low <= value <= high:
-        abort(400, description=f"{name} must be a whole number from {low} to {high}")
+        abort(400, description=gettext("The field “%(field)s” must be a whole number from"
+                                       " %(low)s to %(high)s.", field=label(FIELDS, name),
+                                       low=low, high=high))
     return value
+
+
+def invalid(name: str, allowed: str) -> NoReturn:
+    abort(400, description=gettext("The field “%(field)s” must be one of: %(allowed)s.",
+                                   field=label(FIELDS, name), allowed=allowed))
 
 
 class RowId(IntegerConverter):

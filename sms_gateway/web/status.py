@@ -24,9 +24,10 @@ def page() -> str:
         received, sent = figures.per_minute(conn, now - dt.timedelta(minutes=CHART_MINUTES))
         view = {
             "links": figures.links(conn, now),
+            "throughput": figures.throughput(conn, now),
             "depths": figures.queue_depths(conn),
             "oldest": figures.oldest_waiting(conn, now),
-            "finished": _by_state(figures.outbox_finished(conn, svc.day_start(now))),
+            "replies": figures.replies(conn, svc.day_start(now)),
             "outcomes": figures.day_outcomes(conn, today),
             "checks": figures.verification_outcomes(conn, svc.day_start(now)),
             "errors": figures.recent_errors(conn),
@@ -36,12 +37,4 @@ def page() -> str:
     view["chart"] = chart.throughput(received, sent, now, CHART_MINUTES, svc.zone)
     return render_template("status.html", today=today, refresh=REFRESH_SECONDS,
                            hours=CHART_MINUTES // 60,
-                           reasons={r.number: r.name(svc.rules.settings.language)
-                                    for r in svc.rules.settings.reasons}, **view)
-
-
-def _by_state(rows: list[tuple[str, str, int]]) -> dict[str, int]:
-    totals = {state: 0 for state in figures.FINISHED_OUT}
-    for _channel, state, count in rows:
-        totals[state] += count
-    return totals
+                           window=int(figures.THROUGHPUT_WINDOW.total_seconds() // 60), **view)
