@@ -46,8 +46,11 @@ class PipelineSettings:
     reassembly_timeout_seconds: int = 300
     send_attempts: int = 8
     retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 60.0
     claim_timeout_seconds: int = 120
     poll_seconds: float = 0.5
+    reroute_after_seconds: float = 30.0
+    fallback_to_modem: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,11 @@ SECTIONS: dict[str, Spec] = {
         "reassembly_timeout_seconds": (int, 300, _positive, "seconds >= 1"),
         "send_attempts": (int, 8, _positive, "a whole number >= 1"),
         "retry_base_seconds": (float, 5.0, lambda v: v > 0, "seconds > 0"),
+        "retry_max_seconds": (float, 60.0, lambda v: v > 0, "seconds > 0"),
         "claim_timeout_seconds": (int, 120, _positive, "seconds >= 1"),
         "poll_seconds": (float, 0.5, lambda v: 0 < v <= 60, "seconds, 0 < s <= 60"),
+        "reroute_after_seconds": (float, 30.0, lambda v: v >= 0, "seconds >= 0"),
+        "fallback_to_modem": (bool, False, None, "true or false"),
     },
     "privacy": {
         "retain_days": (int, 30, lambda v: v >= 2, "days >= 2 (today's quota needs today)"),

@@ -40,5 +40,5 @@ def simulate(engine: Engine, rules: Rules, sender: str, text: str, *,
                                .where(outbox.c.inbox_id == row.id, outbox.c.state == "pending")
                                .order_by(outbox.c.id)).all()
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in replies]))
-                     .values(state="sent", updated_at=clock(), attempts=1))
+                     .values(state="sent", updated_at=clock(), sent_at=clock(), attempts=1))
     return [r.text for r in replies]

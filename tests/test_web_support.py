@@ -107,7 +107,7 @@ def send_replies(engine, clock, *, fail: int = 0, channel: str = CHANNEL) -> Non
         results = [SendResult(m.id, ok=False, error="+CMS ERROR: 500", permanent=True)
                    if i < fail else SendResult(m.id, ok=True, transport_message_id=f"m{m.id}")
                    for i, m in enumerate(claimed)]
-        outbox.record_results(conn, results, clock(), 8, 5.0)
+        outbox.record_results(conn, results, clock(), outbox.RetryPolicy())
 
 
 def report_link(engine, now: dt.datetime, up: bool = True, channel: str = CHANNEL) -> None:
