@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, case, func, select
 
 from permits.phones import mask
+from sms_gateway import link_health as health
 from storage.sqltime import epoch_seconds, minute_of
 from storage.tables.ledger import outcomes, verifications
 from storage.tables.messages import inbox, link_health, outbox
@@ -39,6 +40,7 @@ class Link:
     stale: bool
     updated_at: dt.datetime
     summary: tuple[tuple[str, str], ...]
+    down_seconds: float | None = None  # how long this node has had it down, when it says so
 
     @property
     def healthy(self) -> bool:
@@ -49,7 +51,22 @@ class Link:
 def links(conn: Connection, now: dt.datetime) -> list[Link]:
     rows = conn.execute(select(link_health).order_by(link_health.c.channel, link_health.c.node))
     return [Link(r.channel, r.node, r.kind, r.up, now - r.updated_at > STALE_AFTER, r.updated_at,
-                 _summary(r.kind, r.details)) for r in rows]
+                 _summary(r.kind, r.details),
+                 None if r.up or r.down_since is None
+                 else max((now - r.down_since).total_seconds(), 0.0)) for r in rows]
+
+
+def channels_down(conn: Connection, now: dt.datetime) -> dict[str, float]:
+    """Per channel, seconds since any node last had it up (0 while one has it up now)."""
+    states = health.channel_states(health.reports(conn), now, STALE_AFTER)
+    return {channel: states[channel].down_for(now).total_seconds() for channel in sorted(states)}
+
+
+def replies_waiting(conn: Connection) -> dict[str, int]:
+    """Replies pending or being sent, per channel they wait for (a range of the queue index)."""
+    return dict(conn.execute(select(outbox.c.channel, func.count())
+                             .where(outbox.c.state.in_(WAITING["outbox"]))
+                             .group_by(outbox.c.channel)).all())
 
 
 def _summary(kind: str, details_json: str) -> tuple[tuple[str, str], ...]:

@@ -23,6 +23,7 @@ def page() -> str:
         received, sent = figures.per_minute(conn, now - dt.timedelta(minutes=CHART_MINUTES))
         view = {
             "links": figures.links(conn, now),
+            "waiting": figures.replies_waiting(conn),
             "depths": figures.queue_depths(conn),
             "oldest": figures.oldest_waiting(conn, now),
             "finished": _by_state(figures.outbox_finished(conn, svc.day_start(now))),
