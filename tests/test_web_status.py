@@ -100,6 +100,28 @@ def test_waiting_messages_show_in_depth_and_age(anonymous, engine, rules, clock,
     assert m[("permit_gateway_queue_oldest_age_seconds", (("queue", "inbox"),))] == 42
 
 
+def test_an_outage_shows_how_long_each_link_is_down_and_how_many_replies_wait_for_it(
+        console, anonymous, engine, rules, clock, people):
+    went_down = clock()
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1"), (NEIGHBOUR, "выход 2")],
+                 channel="smpp:mts")
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1")], channel="smpp:mts")  # again
+    clock.advance(seconds=180)
+    report_link(engine, clock())
+    report_link(engine, clock(), up=False, channel="smpp:mts", down_since=went_down)
+    m = _metrics(anonymous.get("/metrics").text)
+    down = {dict(labels)["channel"]: value for (name, labels), value in m.items()
+            if name == "permit_gateway_link_down_seconds"}
+    waiting = {dict(labels)["channel"]: value for (name, labels), value in m.items()
+               if name == "permit_gateway_replies_waiting"}
+    assert down == {"smpp:mts": 180, CHANNEL: 0}
+    assert waiting == {"smpp:mts": 2, CHANNEL: 0}
+    assert m[("permit_gateway_messages_in_total",
+              (("channel", "smpp:mts"), ("outcome", "duplicate")))] == 1
+    text = console.get("/").text
+    assert "down for 3 min · 2 replies waiting" in text and "0 replies waiting" in text
+
+
 def test_counts_start_again_at_local_midnight(anonymous, traffic, clock):
     clock.set_local("Europe/Samara", 2026, 11, 26, 0, 5)
     m = _metrics(anonymous.get("/metrics").text)

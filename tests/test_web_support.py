@@ -110,8 +110,9 @@ def send_replies(engine, clock, *, fail: int = 0, channel: str = CHANNEL) -> Non
         outbox.record_results(conn, results, clock(), outbox.RetryPolicy())
 
 
-def report_link(engine, now: dt.datetime, up: bool = True, channel: str = CHANNEL) -> None:
+def report_link(engine, now: dt.datetime, up: bool = True, channel: str = CHANNEL,
+                down_since: dt.datetime | None = None) -> None:
     with engine.begin() as conn:
-        link_health.save(conn, [LinkHealth(channel, "modem", up, {
+        link_health.save(conn, [LinkHealth(channel, channel.split(":")[0], up, {
             "signal_dbm": -71, "registration": "home", "last_seen": now.isoformat()})],
-            "node-a", now)
+            "node-a", now, {channel: down_since} if down_since else None)
