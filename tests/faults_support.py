@@ -247,6 +247,8 @@ class Ledger:
     inbox_undone: int
     permits: dict[str, list[str]]
     outbox_states: Counter[str]
+    outcomes: Counter[str]  # inbox rows by what became of them (issued, duplicate, ...)
+    attempts: Counter[int]  # replies by how many of their sends the network answered
 
     @classmethod
     def read(cls, engine: Engine) -> Ledger:
@@ -260,7 +262,11 @@ class Ledger:
                 held[phone].append(code)
             states = Counter(dict(conn.execute(
                 select(outbox.c.state, func.count()).group_by(outbox.c.state)).all()))
-        return cls(rows, int(undone or 0), held, states)
+            outcomes = Counter(dict(conn.execute(
+                select(inbox.c.outcome, func.count()).group_by(inbox.c.outcome)).all()))
+            attempts = Counter(dict(conn.execute(
+                select(outbox.c.attempts, func.count()).group_by(outbox.c.attempts)).all()))
+        return cls(rows, int(undone or 0), held, states, outcomes, attempts)
 
     @property
     def settled(self) -> bool:
@@ -303,7 +309,8 @@ def check_smpp_flood(engine: Engine, smsc: KeepingSmsc, numbers: list[str]) -> L
 
 
 def node_config(path: Path, database_url: str, *, smpp_port: int | None = None,
-                modems: Iterable[str] = (), pipeline: dict[str, object] | None = None) -> Path:
+                modems: Iterable[str] = (), pipeline: dict[str, object] | None = None,
+                smpp: dict[str, object] | None = None) -> Path:
     """A node's TOML: fast recovery (claim timeout 2 s), a generous reply cap."""
     settings = {"claim_timeout_seconds": 2, "retry_base_seconds": 0.5, "poll_seconds": 0.3,
                 **(pipeline or {})}
@@ -314,7 +321,8 @@ def node_config(path: Path, database_url: str, *, smpp_port: int | None = None,
     if smpp_port is not None:
         text += ('[[smpp]]\nname = "op"\nhost = "127.0.0.1"\n'
                  f'port = {smpp_port}\nsystem_id = "gw"\npassword = "x"\nsource_addr = "377"\n'
-                 'reconnect_min_seconds = 0.05\nreconnect_max_seconds = 0.5\nwindow = 50\n')
+                 'reconnect_min_seconds = 0.05\nreconnect_max_seconds = 0.5\nwindow = 50\n'
+                 + "".join(f"{k} = {v}\n" for k, v in (smpp or {}).items()))
     for number, port in enumerate(modems):
         text += (f'[[modems]]\nname = "m{number}"\nport = "{port}"\npoll_seconds = 0.3\n'
                  'command_timeout = 2.0\nprompt_timeout = 2.0\nsend_timeout = 5.0\n'
