@@ -52,6 +52,16 @@ def size(request: pytest.FixtureRequest) -> str:
     return form(request)
 
 
+def drain(smsc: KeepingSmsc, engine, numbers: list[str], since: float) -> float:
+    """Seconds from `since` until every one of `numbers` had an answer; then the ledger
+    settles (nothing left to decide or send)."""
+    wait_for(lambda: set(smsc.replied_phones()) >= set(numbers), timeout=300,
+             what="every resident answered")
+    seconds = time.monotonic() - since
+    wait_for(lambda: Ledger.read(engine).settled, what="ledger settled")
+    return seconds
+
+
 def test_an_smsc_gone_for_half_an_hour_loses_no_reply_and_fails_none(
         size: str, database_url: str, engine, tmp_path: Path) -> None:
     count, away, compression = OUTAGES[size]
@@ -71,11 +81,7 @@ def test_an_smsc_gone_for_half_an_hour_loses_no_reply_and_fails_none(
             sent_before = len(smsc.submits)
             time.sleep(away)  # the outage itself: time has to pass
             smsc.come_back()
-            returned = time.monotonic()
-            wait_for(lambda: set(smsc.replied_phones()) >= set(numbers), timeout=300,
-                     what="every resident answered")
-            drained = time.monotonic() - returned
-            wait_for(lambda: Ledger.read(engine).settled, what="ledger settled")
+            drained = drain(smsc, engine, numbers, since=time.monotonic())
         finally:
             node.stop()
     ledger = check_smpp_flood(engine, smsc, numbers)
@@ -104,11 +110,7 @@ def test_a_link_flapping_every_second_during_a_flood_answers_everyone_soon_after
                 smsc.drop()
                 drops += 1
                 flooding.join(every)
-            flood_over = time.monotonic()
-            wait_for(lambda: set(smsc.replied_phones()) >= set(numbers), timeout=300,
-                     what="every resident answered")
-            drained = time.monotonic() - flood_over
-            wait_for(lambda: Ledger.read(engine).settled, what="ledger settled")
+            drained = drain(smsc, engine, numbers, since=time.monotonic())
         finally:
             node.stop()
     ledger = check_smpp_flood(engine, smsc, numbers)
@@ -137,9 +139,7 @@ def test_an_smsc_delivering_again_what_a_drop_left_unacknowledged_gets_one_answe
                 for n, phone in enumerate(batch):
                     smsc.send_mo(phone, *TEXTS[n % len(TEXTS)])
                 wait_for(smsc.all_acknowledged, what="the round stored")
-                wait_for(lambda batch=batch: set(smsc.replied_phones()) >= set(batch),
-                         what="the round answered")
-                wait_for(lambda: Ledger.read(engine).settled, what="ledger settled")
+                drain(smsc, engine, batch, since=time.monotonic())
         finally:
             node.stop()
     ledger = check_smpp_flood(engine, smsc, numbers)
