@@ -19,7 +19,7 @@ from sms_gateway.pipeline.maintenance import Maintenance
 from sms_gateway.pipeline.notify import Listener
 from sms_gateway.pipeline.sender import Sender
 from sms_gateway.pipeline.worker import Worker
-from sms_gateway.transport import DeliveryReceipt, Transport
+from sms_gateway.transport import DeliveryReceipt, LinkHealth, Transport
 from sms_gateway.ussd.sessions import UssdSessions
 from storage import db
 
@@ -36,7 +36,7 @@ class Gateway:
         self.config, self.engine, self.node, self.clock = config, engine, node, clock
         self.transports = list(transports)
         self.rules = Rules(config.rules)
-        self.board = link_health.HealthBoard()
+        self.board = link_health.HealthBoard(clock)
         ussd = UssdSessions.configured(self.rules, config.ussd)
         self.dispatcher = Dispatcher(engine, self.rules, batch_size=config.pipeline.batch_size,
                                      clock=clock, ussd=ussd)
@@ -54,6 +54,10 @@ class Gateway:
                                 for n, s in enumerate(self.senders)]
         self._urgent_workers = [Worker(f"send-urgent-{s.transport.channel}", s.run_once, poll)
                                 for s in self.urgent_senders]
+        self._senders_of: dict[str, list[Worker]] = {}
+        for sender, worker in zip([*self.senders, *self.urgent_senders],
+                                  [*self._sender_workers, *self._urgent_workers], strict=True):
+            self._senders_of.setdefault(sender.transport.channel, []).append(worker)
         self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
         self._workers = [self._dispatch_worker, *self._sender_workers, *self._urgent_workers]
         if engine.dialect.name == "sqlite":
@@ -61,7 +65,7 @@ class Gateway:
             self._workers.append(Worker("checkpoint", self._checkpoint, _CHECKPOINT_SECONDS))
         self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
                            expect_urgent=self.dispatcher.expect_urgent,
-                           on_receipts=self._receipts, on_health=self.board.report)
+                           on_receipts=self._receipts, on_health=self._link_changed)
         self.maintenance = Maintenance(config, engine, self.rules, self.inbox, self.transports,
                                        self.board, node=node, clock=clock, wake=self._wake_all)
         self.listener = Listener(engine, {notify.INBOX: self._wake_dispatcher,
@@ -73,6 +77,7 @@ class Gateway:
             worker.start()
         self.listener.start()
         self.maintenance.heartbeat()
+        self.maintenance.resume_outages()
         for transport in self.transports:
             transport.start(self.inbox)
         self._schedule()
@@ -111,6 +116,13 @@ class Gateway:
 
     def _receipts(self, conn: Connection, receipts: Sequence[DeliveryReceipt]) -> None:
         outbox.apply_receipts(conn, receipts, self.clock())
+
+    def _link_changed(self, health: LinkHealth) -> None:
+        """A transport's word on its link; one that came up wakes its senders at once (the
+        replies that waited for it go out now, not at the next poll)."""
+        if self.board.report(health):
+            for worker in self._senders_of.get(health.channel, ()):
+                worker.wake()
 
     def _wake_senders(self) -> None:
         for worker in (*self._sender_workers, *self._urgent_workers):

@@ -18,7 +18,10 @@ from sms_gateway.transport import (
 
 
 class LoopbackTransport(Transport):
-    """Inbound by `inject`, outbound into `sent` (and to `on_send`, when given)."""
+    """Inbound by `inject`, outbound into `sent` (and to `on_send`, when given).
+
+    `fail_sends` makes the network refuse every send (an attempt each); `set_link(False)`
+    takes the link down (nothing is an attempt, the sender waits for `set_link(True)`)."""
 
     kind = "loopback"
 
@@ -28,6 +31,7 @@ class LoopbackTransport(Transport):
         self.sent: list[OutboundMessage] = []
         self.on_send = on_send
         self.fail_sends = False
+        self._link_up = True
         self._sink: InboundSink | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -47,7 +51,18 @@ class LoopbackTransport(Transport):
             raise RuntimeError("loopback transport is not started")
         self._sink.store(parts)
 
+    def set_link(self, up: bool) -> None:
+        """Take the link down or bring it back, reporting the change as a real link does."""
+        self._link_up = up
+        if self._sink is not None:
+            self._sink.link_health(self.health())
+
+    def ready(self) -> bool:
+        return self._sink is not None and self._link_up
+
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        if not self.ready():
+            return [SendResult(m.id, False, error="link down", deferred=True) for m in messages]
         if self.fail_sends:
             return [SendResult(m.id, False, error="loopback told to fail") for m in messages]
         with self._lock:
@@ -59,4 +74,4 @@ class LoopbackTransport(Transport):
                                                                                  strict=True)]
 
     def health(self) -> LinkHealth:
-        return LinkHealth(self.channel, self.kind, self._sink is not None)
+        return LinkHealth(self.channel, self.kind, self.ready())

@@ -60,5 +60,5 @@ def simulate(engine: Engine, config: Config, sender: str, text: str, *,
                                .where(outbox.c.inbox_id == row.id, outbox.c.state == "pending")
                                .order_by(outbox.c.id)).all()
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in replies]))
-                     .values(state="sent", updated_at=clock(), attempts=1))
+                     .values(state="sent", updated_at=clock(), sent_at=clock(), attempts=1))
     return Simulated(row.outcome or "", [r.text for r in replies])

@@ -4,6 +4,8 @@ A transport only moves messages: it hands inbound parts to an `InboundSink`, whi
 them before returning (so the transport may acknowledge only after `store` returned), and it
 sends the outbound messages the sender gives it, reporting each outcome. What it read but
 cannot decode at all goes to the sink too (`set_aside`), and is acknowledged the same way.
+It says whether it is ready to send (the sender claims nothing for a link that is not) and
+reports every change of its link to the sink (the sender wakes when its link comes up).
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ class InboundSink(Protocol):
         """Record delivery receipts; raises StoreError like `store`."""
 
     def link_health(self, health: LinkHealth) -> None:
-        """Note the current state of a link (kept in memory, snapshotted by the scheduler)."""
+        """Note the current state of a link (kept in memory, snapshotted by the scheduler).
+
+        Called on every change: a link that comes up wakes its senders."""
 
     def is_urgent(self, sender: str) -> bool:
         """Whether to store this sender's messages ahead of others (officers at a checkpoint)."""
@@ -99,7 +103,11 @@ class OutboundMessage:
 
 @dataclass(frozen=True)
 class SendResult:
-    """The outcome of one send: ok, a temporary failure (retry later) or a permanent one."""
+    """The outcome of one send: ok, a temporary failure (retry later) or a permanent one.
+
+    `deferred`: the link could not carry it (down, not bound yet, throttled out, gone while
+    the message was on the wire). That is no attempt: the reply waits for the link, keeping
+    its place in the queue, and is never failed for it."""
 
     id: int
     ok: bool
@@ -107,6 +115,7 @@ class SendResult:
     error: str | None = None
     permanent: bool = False
     uncertain: bool = False  # failed, but the network may have taken it (a lost response)
+    deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,3 +157,8 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def health(self) -> LinkHealth:
         """The link's current state."""
+
+    @abc.abstractmethod
+    def ready(self) -> bool:
+        """Whether a send now could reach the network (bound and not throttled, a healthy
+        modem, ...). Asked before every claim, so it must be cheap: no I/O, no database."""

@@ -3,9 +3,10 @@
 * `KeepingSmsc`: the simulated SMSC that behaves like a real one when the ESME misbehaves:
   a deliver_sm is kept until it is answered ESME_ROK. Refused ones (ESME_RX_T_APPN) are
   retried without a cap (a real SMSC retries for hours, `SimSmsc` gives up after five tries),
-  and the ones whose connection ended unanswered are delivered again on the next bind. Every
-  request is tracked, so a test can tell "stored twice because its acknowledgement was lost"
-  (allowed: SMPP gives a deliver_sm no identity) from "stored twice" (a bug).
+  and the ones whose connection ended unanswered are delivered again right after the next
+  bind (as `SimSmsc` does). Every request is tracked, so a test can tell "stored twice because
+  its acknowledgement was lost" (allowed: SMPP gives a deliver_sm no identity) from "stored
+  twice" (a bug).
 * Gateway nodes as child processes (`permit-gateway run --node NAME --no-web`), logging to a
   file, never to a pipe (a full pipe would block the child).
 * The ledger read back per phone, and the checks every fault test ends with.
@@ -148,23 +149,14 @@ class KeepingSmsc(SimSmsc):
         connection = receivers[next(self._turns) % len(receivers)]
         with self._books:
             request.deliveries += 1
-        sequence = connection.deliver(request.message)
-        if getattr(connection, "ended", False):  # it ended while we wrote: take it back
-            self._take_back(connection, [sequence])
+        connection.deliver(request.message)  # taken back by `unanswered` if it ended
 
-    def _take_back(self, connection: _Connection, sequences: Iterable[int]) -> None:
-        """Deliveries left unanswered on an ended connection go round again."""
-        again = []
-        for sequence in sequences:
-            entry = connection.waiting.pop(sequence, None)  # atomic: one thread gets it
-            if entry is None:
-                continue
-            request = self._of_message[id(entry[0])]
-            with self._books:
-                request.unanswered += 1
-            again.append(request)
-        for request in again:
-            self._deliver(request)
+    def unanswered(self, message: pdu.ShortMessage, attempt: int) -> None:
+        """A delivery left unanswered on a connection that ended goes round again."""
+        request = self._of_message[id(message)]
+        with self._books:
+            request.unanswered += 1
+        self._deliver(request)
 
     def start(self) -> KeepingSmsc:
         super().start()
@@ -177,16 +169,9 @@ class KeepingSmsc(SimSmsc):
             time.sleep(0.25)
             self._flush_pending()
 
-    def forget(self, connection: _Connection) -> None:
-        connection.ended = True  # type: ignore[attr-defined]
-        super().forget(connection)
-        self._take_back(connection, list(connection.waiting))
-
-    def _bind(self, connection: _Connection, frame: pdu.Pdu) -> bytes:
-        answer = super()._bind(connection, frame)
-        # After the bind_resp is on the wire (the caller writes it when we return).
-        threading.Timer(0.05, self._flush_pending).start()
-        return answer
+    def bound(self, connection: _Connection) -> None:
+        """Right after the bind_resp, what waited for a receiver is delivered."""
+        self._flush_pending()
 
     def _flush_pending(self) -> None:
         while True:
@@ -262,6 +247,8 @@ class Ledger:
     inbox_undone: int
     permits: dict[str, list[str]]
     outbox_states: Counter[str]
+    outcomes: Counter[str]  # inbox rows by what became of them (issued, duplicate, ...)
+    attempts: Counter[int]  # replies by how many of their sends the network answered
 
     @classmethod
     def read(cls, engine: Engine) -> Ledger:
@@ -275,7 +262,11 @@ class Ledger:
                 held[phone].append(code)
             states = Counter(dict(conn.execute(
                 select(outbox.c.state, func.count()).group_by(outbox.c.state)).all()))
-        return cls(rows, int(undone or 0), held, states)
+            outcomes = Counter(dict(conn.execute(
+                select(inbox.c.outcome, func.count()).group_by(inbox.c.outcome)).all()))
+            attempts = Counter(dict(conn.execute(
+                select(outbox.c.attempts, func.count()).group_by(outbox.c.attempts)).all()))
+        return cls(rows, int(undone or 0), held, states, outcomes, attempts)
 
     @property
     def settled(self) -> bool:
@@ -318,7 +309,8 @@ def check_smpp_flood(engine: Engine, smsc: KeepingSmsc, numbers: list[str]) -> L
 
 
 def node_config(path: Path, database_url: str, *, smpp_port: int | None = None,
-                modems: Iterable[str] = (), pipeline: dict[str, object] | None = None) -> Path:
+                modems: Iterable[str] = (), pipeline: dict[str, object] | None = None,
+                smpp: dict[str, object] | None = None) -> Path:
     """A node's TOML: fast recovery (claim timeout 2 s), a generous reply cap."""
     settings = {"claim_timeout_seconds": 2, "retry_base_seconds": 0.5, "poll_seconds": 0.3,
                 **(pipeline or {})}
@@ -329,7 +321,8 @@ def node_config(path: Path, database_url: str, *, smpp_port: int | None = None,
     if smpp_port is not None:
         text += ('[[smpp]]\nname = "op"\nhost = "127.0.0.1"\n'
                  f'port = {smpp_port}\nsystem_id = "gw"\npassword = "x"\nsource_addr = "377"\n'
-                 'reconnect_min_seconds = 0.05\nreconnect_max_seconds = 0.5\nwindow = 50\n')
+                 'reconnect_min_seconds = 0.05\nreconnect_max_seconds = 0.5\nwindow = 50\n'
+                 + "".join(f"{k} = {v}\n" for k, v in (smpp or {}).items()))
     for number, port in enumerate(modems):
         text += (f'[[modems]]\nname = "m{number}"\nport = "{port}"\npoll_seconds = 0.3\n'
                  'command_timeout = 2.0\nprompt_timeout = 2.0\nsend_timeout = 5.0\n'

@@ -158,10 +158,12 @@ def test_simulate_prints_each_reply_on_its_own_line_and_nothing_for_operators(ga
 
 
 def _race(gateway, sender: str, count: int) -> list[str]:
+    """`count` processes asking at once, each text written differently ("выхОд 1", ...):
+    identical texts waiting together would be answered once, and each is to race here."""
+    texts = ["".join(c.upper() if n >> i & 1 else c for i, c in enumerate("выход")) + " 1"
+             for n in range(count)]
     with ThreadPoolExecutor(count) as pool:
-        runs = list(
-            pool.map(lambda _: gateway("simulate", "--from", sender, "ВЫХОД 1"), range(count))
-        )
+        runs = list(pool.map(lambda text: gateway("simulate", "--from", sender, text), texts))
     return [r.stdout.strip() for r in runs]
 
 

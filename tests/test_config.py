@@ -47,12 +47,25 @@ def test_no_file_means_built_in_defaults(tmp_path, monkeypatch):
         ({"ussd": {"service_code": "377"}}, "[ussd] service_code"),
         ({"web": {"language": "de"}}, '[web] language: expected "ru" or "en"'),
         ({"service": {"sms_number": "call us"}}, "[service] sms_number"),
+        ({"pipeline": {"retry_max_seconds": 0}}, "[pipeline] retry_max_seconds: expected"),
+        ({"pipeline": {"reroute_after_seconds": -1}}, "[pipeline] reroute_after_seconds"),
+        ({"pipeline": {"fallback_to_modem": "yes"}}, "[pipeline] fallback_to_modem"),
     ],
 )
 def test_mistakes_name_the_key_and_what_is_allowed(data, message):
     with pytest.raises(ConfigError) as error:
         from_dict(data, base=ROOT)
     assert message in str(error.value)
+
+
+def test_outage_settings_default_to_a_minute_of_backoff_and_thirty_seconds_before_moving():
+    pipeline = load(ROOT / "config.toml").pipeline
+    assert (pipeline.retry_max_seconds, pipeline.reroute_after_seconds) == (60.0, 30.0)
+    assert pipeline.fallback_to_modem is False
+    tuned = from_dict({"pipeline": {"retry_max_seconds": 120, "reroute_after_seconds": 90,
+                                    "fallback_to_modem": True}}, base=ROOT).pipeline
+    assert (tuned.retry_max_seconds, tuned.reroute_after_seconds) == (120.0, 90.0)
+    assert tuned.fallback_to_modem is True
 
 
 def test_broken_toml_is_reported_with_the_file(tmp_path):

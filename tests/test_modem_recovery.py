@@ -70,7 +70,19 @@ def test_unregistered_modem_is_not_used_for_sending(tmp_path: Path) -> None:
         r.sim.set_network(registration=2)  # searching
         wait_until(lambda: not r.transport.health().up, what="pool down")
         [result] = r.transport.send([OutboundMessage(1, SENDER, "hi")])
-    assert not result.ok and not result.permanent
+    assert not result.ok and not result.permanent and result.deferred
+
+
+def test_a_pool_without_a_modem_up_is_not_ready_and_its_sends_are_no_attempt(
+        tmp_path: Path) -> None:
+    with rig(tmp_path) as r:
+        assert r.transport.ready()
+        r.sim.vanish(1.0)
+        wait_until(lambda: not r.transport.ready(), what="pool not ready")
+        [result] = r.transport.send([OutboundMessage(1, SENDER, "waits")])
+        assert not result.ok and result.deferred  # waiting for a modem is not an attempt
+        wait_until(r.transport.ready, what="the modem back")
+        assert r.transport.send([OutboundMessage(2, SENDER, "now")])[0].ok
 
 
 def test_sim_pin_is_entered(tmp_path: Path) -> None:

@@ -109,8 +109,12 @@ def test_two_nodes_on_one_postgres_hold_the_quota_and_answer_everyone(database_u
         children = [_node(tmp_path, name, database_url, smsc.port) for name in ("a", "b")]
         try:
             wait_for(lambda: len(smsc.binds) >= 2, timeout=60)
-            requests = [(phone, text) for _ in range(4) for phone in phones
-                        for text in ("ВЫХОД 1", "vyhod apteka")]
+            # Each copy written differently: identical texts queued at once would be answered
+            # once (a repeat before the answer left), and every request is to race here.
+            texts = ("ВЫХОД 1", "vyhod apteka", "выход 1", "VYHOD APTEKA", "Выход 1",
+                     "Vyhod apteka", "ВЫХОД  1", "vyhod  apteka")
+            requests = [(phone, text) for pair in range(4) for phone in phones
+                        for text in texts[2 * pair:2 * pair + 2]]
             for phone, text in requests:
                 smsc.inject(phone, text, encoding="gsm7" if text.isascii() else "ucs2")
             wait_for(lambda: len(smsc.submits) >= len(requests), timeout=120)

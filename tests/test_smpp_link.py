@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -272,6 +273,47 @@ def test_unbind_from_the_smsc_is_answered_and_followed_by_a_rebind(smsc, link):
     smsc.unbind()
     wait_until(lambda: len(smsc.binds) == 2 and transport.health().up)
     assert transport.send([reply("back")])[0].ok
+
+
+def test_a_link_to_an_smsc_that_went_away_is_not_ready_and_its_sends_are_no_attempt(smsc):
+    transport, sink = connect(smsc)
+    assert transport.ready()
+    smsc.go_away()
+    sink.wait_for(lambda: not sink.health[-1].up)
+    assert not transport.ready()
+    [result] = transport.send([reply("waits")])
+    assert not result.ok and result.deferred and not result.permanent
+    smsc.come_back()
+    sink.wait_for(lambda: sink.health[-1].up)  # reported: the pipeline wakes its senders
+    assert transport.ready() and transport.send([reply("now")])[0].ok
+    transport.stop()
+    assert [record.text for record in smsc.submits] == ["now"]
+
+
+def test_submits_on_the_wire_when_the_link_drops_come_back_as_maybe_sent_no_attempt(smsc):
+    transport, _ = connect(smsc, response_timeout_seconds=30)
+    smsc.faults.silent = True  # the submit_sm_resp never comes
+    results: list = []
+    sending = threading.Thread(target=lambda: results.extend(transport.send([reply("lost")])))
+    sending.start()
+    wait_until(lambda: transport.health().details["window_in_use"] == 1)
+    smsc.drop()
+    sending.join(10)
+    smsc.faults.silent = False
+    transport.stop()
+    [result] = results
+    assert result.deferred and result.uncertain and not result.permanent
+
+
+def test_a_deliver_sm_whose_answer_was_lost_in_a_drop_comes_again_after_the_next_bind(smsc, link):
+    _, sink = link
+    smsc.faults.drop_on_answer = 1  # the link drops as our deliver_sm_resp arrives, unread
+    smsc.inject(PHONE, "EXIT shop")
+    sink.wait_for(lambda: len(sink.parts) == 2)
+    smsc.wait(lambda: smsc.deliver_answers)
+    assert [part.text for part in sink.parts] == ["EXIT shop", "EXIT shop"]
+    assert [status for _, status in smsc.deliver_answers] == [Status.OK]
+    assert smsc.binds == ["transceiver", "transceiver"]
 
 
 def test_wrong_password_keeps_the_link_down_and_says_why():

@@ -166,10 +166,21 @@ def test_refusals_are_permanent_or_temporary_by_status(clock, status, permanent)
     assert f"0x{status:08x}" in event.error
 
 
-def test_submit_before_bind_fails_at_once(clock):
+def test_submit_before_bind_is_handed_back_at_once_as_no_attempt(clock):
     session = Session(SETTINGS, BindKind.TRANSCEIVER, clock, "smpp:test")
     session.start()
-    assert session.submit([("m", REPLY)]) == [SubmitFailed("m", "link binding")]
+    assert session.submit([("m", REPLY)]) == [SubmitFailed("m", "link binding", deferred=True)]
+
+
+def test_a_closed_link_hands_back_its_submits_in_flight_ones_as_maybe_delivered(clock):
+    session = bind(clock)
+    session.submit([(n, REPLY) for n in range(3)])  # a window of 2: one waits in the queue
+    submitted(session)
+    assert session.close("link lost") == [
+        SubmitFailed(0, "link lost", uncertain=True, deferred=True),
+        SubmitFailed(1, "link lost", uncertain=True, deferred=True),
+        SubmitFailed(2, "link lost", deferred=True),
+    ]
 
 
 def test_receiver_bind_cannot_submit(clock):
@@ -194,8 +205,10 @@ def test_throttling_pauses_then_resends(clock, status):
     [frame] = submitted(session)
     assert session.receive_data(resp(Command.SUBMIT_SM_RESP, frame.sequence, status)) == []
     assert session.data_to_send() == b""
+    assert session.throttled  # not ready: the sender claims nothing more meanwhile
     assert session.next_deadline() == pytest.approx(clock.monotonic() + THROTTLE_PAUSE_MIN)
     clock.advance(THROTTLE_PAUSE_MIN)
+    assert not session.throttled
     assert session.tick() == []
     [again] = submitted(session)
     assert again.sequence != frame.sequence and again.body == frame.body
@@ -203,7 +216,7 @@ def test_throttling_pauses_then_resends(clock, status):
     assert events == [SubmitAccepted("m", "ff")]
 
 
-def test_throttling_backs_off_longer_each_time_and_gives_up(clock):
+def test_throttling_backs_off_longer_each_time_then_hands_the_submit_back(clock):
     session = bind(clock)
     session.submit([("m", REPLY)])
     pauses = []
@@ -217,6 +230,7 @@ def test_throttling_backs_off_longer_each_time_and_gives_up(clock):
     [frame] = submitted(session)
     [event] = session.receive_data(resp(Command.SUBMIT_SM_RESP, frame.sequence, 0x58))
     assert isinstance(event, SubmitFailed) and not event.permanent
+    assert event.deferred  # the SMSC asked us to wait: no attempt spent
 
 
 def test_rate_cap_paces_submits(clock):

@@ -20,12 +20,15 @@ pytest_plugins = ["tests.test_web_support"]  # the console fixtures
 
 @pytest.fixture
 def traffic(engine, rules, clock, people):
-    """A morning's worth: permits, refusals, an officer's check, replies sent and one failed."""
+    """A morning's worth: permits, refusals, an officer's check, replies sent and one failed,
+    a request asked again once its answer had gone."""
     run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1"), (NEIGHBOUR, "выход 2"),
-                                        (SAMARA_RESIDENT, "ВЫХОД 1"), (STRANGER, "ВЫХОД 1")])
+                                        (SAMARA_RESIDENT, "ВЫХОД 1"), (STRANGER, "ВЫХОД 1"),
+                                        (OFFICER, "ПРОВЕРКА AAAA-AAAA")])
+    send_replies(engine, clock, fail=1)  # the officer's, claimed first
     clock.advance(seconds=30)
-    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1"), (OFFICER, "ПРОВЕРКА AAAA-AAAA")])
-    send_replies(engine, clock, fail=1)
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1")])
+    send_replies(engine, clock)
     clock.advance(seconds=30)
     report_link(engine, clock(), up=True)
     report_link(engine, clock(), up=False, channel="smpp:mts")
@@ -181,6 +184,28 @@ def test_waiting_messages_show_in_depth_and_age(anonymous, engine, rules, clock,
     m = _metrics(anonymous.get("/metrics").text)
     assert m[("permit_gateway_queue_depth", (("queue", "inbox"), ("state", "new")))] == 1
     assert m[("permit_gateway_queue_oldest_age_seconds", (("queue", "inbox"),))] == 42
+
+
+def test_an_outage_shows_how_long_each_link_is_down_and_how_many_replies_wait_for_it(
+        console, anonymous, engine, rules, clock, people):
+    went_down = clock()
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1"), (NEIGHBOUR, "выход 2")],
+                 channel="smpp:mts")
+    run_pipeline(engine, rules, clock, [(RESIDENT, "ВЫХОД 1")], channel="smpp:mts")  # again
+    clock.advance(seconds=180)
+    report_link(engine, clock())
+    report_link(engine, clock(), up=False, channel="smpp:mts", down_since=went_down)
+    m = _metrics(anonymous.get("/metrics").text)
+    down = {dict(labels)["channel"]: value for (name, labels), value in m.items()
+            if name == "permit_gateway_link_down_seconds"}
+    waiting = {dict(labels)["channel"]: value for (name, labels), value in m.items()
+               if name == "permit_gateway_replies_waiting"}
+    assert down == {"smpp:mts": 180, CHANNEL: 0}
+    assert waiting == {"smpp:mts": 2, CHANNEL: 0}
+    assert m[("permit_gateway_messages_in_total",
+              (("channel", "smpp:mts"), ("outcome", "duplicate")))] == 1
+    text = console.get("/").text
+    assert "down for 3 min · 2 replies waiting" in text and "0 replies waiting" in text
 
 
 def test_counts_start_again_at_local_midnight(anonymous, traffic, clock):

@@ -118,10 +118,12 @@ def send_replies(engine, clock, *, fail: int = 0, channel: str = CHANNEL) -> Non
         results = [SendResult(m.id, ok=False, error="+CMS ERROR: 500", permanent=True)
                    if i < fail else SendResult(m.id, ok=True, transport_message_id=f"m{m.id}")
                    for i, m in enumerate(claimed)]
-        outbox.record_results(conn, results, clock(), 8, 5.0)
+        outbox.record_results(conn, results, clock(), outbox.RetryPolicy())
 
 
 def report_link(engine, now: dt.datetime, up: bool = True, channel: str = CHANNEL,
-                kind: str = "modem", details: dict | None = None) -> None:
+                kind: str = "modem", details: dict | None = None,
+                down_since: dt.datetime | None = None) -> None:
     with engine.begin() as conn:
-        link_health.save(conn, [LinkHealth(channel, kind, up, details or {})], "node-a", now)
+        link_health.save(conn, [LinkHealth(channel, kind, up, details or {})], "node-a", now,
+                         {channel: down_since} if down_since else None)

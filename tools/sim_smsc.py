@@ -10,7 +10,8 @@ binds any ESME (or only the given credentials) and serves a JSON control API:
     GET  /sent     every submit_sm: {"to", "text", "concat", "message_id", "ussd_op", ...}
     DELETE /sent   forget them
     POST /receipt  {"message_id": "1F000", "state": "DELIVRD", "form": "tlv|text|both"}
-    POST /faults   {"silent": bool, "throttle": n, "nack": n, "drop": true, "unbind": true}
+    POST /faults   {"silent": bool, "throttle": n, "nack": n, "drop_on_answer": n, "drop": true,
+                    "unbind": true, "away": bool (refuse connections until "away": false)}
     GET  /status   bound ESMEs, counts, faults
 
 Tests use the class: `with SimSmsc() as smsc: ... smsc.inject(...); smsc.submits ...`
@@ -58,6 +59,11 @@ def _routes(smsc: SimSmsc) -> dict[tuple[str, str], Callable[[dict[str, Any]], o
         }
 
     def faults(body: dict[str, Any]) -> object:
+        if "away" in body:
+            if body.pop("away"):
+                smsc.go_away()
+            else:
+                smsc.come_back()
         if body.pop("drop", False):
             smsc.drop()
         if body.pop("unbind", False):

@@ -61,9 +61,13 @@ class PipelineSettings:
     reassembly_timeout_seconds: int = setting(300, allowed="seconds >= 1", check=at_least_one)
     send_attempts: int = setting(8, allowed="a whole number >= 1", check=at_least_one)
     retry_base_seconds: float = setting(5.0, allowed="seconds > 0", check=positive)
+    retry_max_seconds: float = setting(60.0, allowed="seconds > 0", check=positive)
     claim_timeout_seconds: int = setting(120, allowed="seconds >= 1", check=at_least_one)
     poll_seconds: float = setting(0.5, allowed="seconds, 0 < s <= 60",
                                   check=lambda v: 0 < v <= 60)
+    reroute_after_seconds: float = setting(30.0, allowed="seconds >= 0",
+                                           check=lambda v: v >= 0)
+    fallback_to_modem: bool = setting(False, allowed="true or false")
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,11 @@ class ModemDriver:
         return not self._stop.is_set() and self.status.healthy(utcnow())
 
     def send(self, message: OutboundMessage) -> Future[SendResult]:
-        """Queue one message; the future holds its result (temporary when the modem is down)."""
+        """Queue one message; the future holds its result (deferred when the modem is down)."""
         future: Future[SendResult] = Future()
         if not self.healthy():
-            future.set_result(SendResult(message.id, ok=False, error=f"modem {self.name} is down"))
+            future.set_result(SendResult(message.id, ok=False, error=f"modem {self.name} is down",
+                                         deferred=True))
         else:
             self._queue.put(SendJob(message, future))
         return future
@@ -256,7 +257,8 @@ class ModemDriver:
             return
         except ModemError as exc:
             self.receipts.observe(references)
-            job.future.set_result(_failed(message, f"{self.name}: {exc}", permanent=False))
+            job.future.set_result(_failed(message, f"{self.name}: {exc}", permanent=False,
+                                          deferred=isinstance(exc, PortLost)))
             # A vanished port is the USB bus, not this modem refusing to send: the reopened
             # session may send at once.  A modem that hangs on sends does count towards a rest.
             self._note_failure(counts_towards_rest=not isinstance(exc, PortLost))
@@ -309,18 +311,19 @@ class ModemDriver:
         return self._concat_reference
 
     def _fail_queued(self, reason: str) -> None:
-        """Sends waiting here go back to the pool; notifications are re-found by the sweep."""
+        """Sends waiting here go back to the pool (never written: no attempt); notifications
+        are re-found by the sweep."""
         while self._held:
             job = self._held.popleft()
             if job.future.set_running_or_notify_cancel():
-                job.future.set_result(_failed(job.message, reason, permanent=False))
+                job.future.set_result(_failed(job.message, reason, False, deferred=True))
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
             if isinstance(item, SendJob) and item.future.set_running_or_notify_cancel():
-                item.future.set_result(_failed(item.message, reason, permanent=False))
+                item.future.set_result(_failed(item.message, reason, False, deferred=True))
 
     # -- status ----------------------------------------------------------------------------
 
@@ -340,5 +343,6 @@ def _validity_minutes(expires_at: dt.datetime | None) -> int | None:
     return max(5, int((expires_at - utcnow()).total_seconds() // 60))
 
 
-def _failed(message: OutboundMessage, error: str, permanent: bool) -> SendResult:
-    return SendResult(message.id, ok=False, error=error, permanent=permanent)
+def _failed(message: OutboundMessage, error: str, permanent: bool,
+            deferred: bool = False) -> SendResult:
+    return SendResult(message.id, ok=False, error=error, permanent=permanent, deferred=deferred)

@@ -83,6 +83,7 @@ class ModemPool:
             if not done:
                 log.error("pool %s: modems silent for %.0f s", self.channel, self._patience)
                 for attempt, driver in running.values():
+                    attempt.tried.add(driver.name)  # it hung there: an attempt, not a wait
                     results[attempt.message.id] = _no_modem(attempt)
                     self._release(driver)
                 running.clear()
@@ -142,6 +143,9 @@ class ModemPool:
             self._turn = (self._turn + 1) % len(self.drivers)
             return self.drivers[self._turn :] + self.drivers[: self._turn]
 
+    def ready(self) -> bool:
+        return any(driver.healthy() for driver in self.drivers)
+
     def health(self) -> LinkHealth:
         now = dt.datetime.now(dt.UTC)
         modems = {d.name: d.status.details(now) for d in self.drivers}
@@ -157,6 +161,7 @@ class ModemPool:
 
 
 def _no_modem(attempt: _Attempt) -> SendResult:
+    """Deferred when no modem tried it (none healthy): waiting for a modem is no attempt."""
     tried = ", ".join(sorted(attempt.tried)) or "none"
     error = f"no healthy modem could send it (tried: {tried})"
-    return SendResult(attempt.message.id, ok=False, error=error)
+    return SendResult(attempt.message.id, ok=False, error=error, deferred=not attempt.tried)

@@ -53,9 +53,14 @@ class ModemTransport(Transport):
         pool = self._pool
         if pool is None:
             return [
-                SendResult(m.id, ok=False, error=f"{self.channel} is not started") for m in messages
+                SendResult(m.id, ok=False, error=f"{self.channel} is not started", deferred=True)
+                for m in messages
             ]
         return pool.send(messages)
+
+    def ready(self) -> bool:
+        pool = self._pool
+        return pool is not None and pool.ready()
 
     def health(self) -> LinkHealth:
         if self._pool is None:

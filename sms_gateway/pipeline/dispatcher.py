@@ -21,6 +21,7 @@ from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import UssdSettings
 from sms_gateway.pipeline.notify import OUTBOX, notify
 from sms_gateway.pipeline.outbox import new_row
+from sms_gateway.pipeline.repeats import DUPLICATE, repeated
 from sms_gateway.ussd.sessions import UssdSessions
 from storage.bulk import Bulk
 from storage.db import transaction
@@ -156,8 +157,13 @@ class Dispatcher:
 
     def dispatch(self, conn: Connection, rows: Sequence[Row]) -> BatchResult:
         now = self.clock()
-        sms = [r for r in rows if r.ussd_op is None]
         ussd = [r for r in rows if r.ussd_op is not None]
+        sms = [r for r in rows if r.ussd_op is None]
+        copies = repeated(conn, sms, now)  # asked again before the answer left: answered once
+        sms = [r for r in sms if r.id not in copies]
+        if copies:
+            log.info("%d repeated request(s) whose answer has not left yet: no second answer",
+                     len(copies))
         messages = [Inbound(r.sender, r.text, r.channel, r.received_at) for r in sms]
         outcomes = self.rules.handle(conn, messages, now) if sms else []
         replies = _outbox_rows(sms, outcomes, now) + self.ussd.handle(conn, ussd, now)
@@ -167,6 +173,7 @@ class Dispatcher:
         handled = [{"row_id": r.id, "kind": o.recorded, "at": now}
                    for r, o in zip(sms, outcomes, strict=True)]
         handled += [{"row_id": r.id, "kind": "ussd", "at": now} for r in ussd]
+        handled += [{"row_id": row_id, "kind": DUPLICATE, "at": now} for row_id in copies]
         _MARK_DONE.run(conn, handled)
         return BatchResult(len(rows), len(replies), sum(1 for r in replies if r["priority"] > 0))
 

@@ -16,14 +16,13 @@ from permits.service import Rules
 from sms_gateway import link_health
 from sms_gateway.clock import Clock
 from sms_gateway.config import Config
-from sms_gateway.pipeline import outbox, purge
+from sms_gateway.pipeline import outbox, purge, reroute
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import Transport
 from storage.dialect import upsert
 from storage.tables.messages import inbox_parts, nodes
 
 log = logging.getLogger(__name__)
-REROUTE_AFTER = dt.timedelta(seconds=30)
 LINK_FRESH = dt.timedelta(seconds=60)  # other nodes snapshot link health every 10 s
 
 
@@ -46,18 +45,19 @@ class Maintenance:
     def maintain(self) -> None:
         """Recover stuck sends, expire late replies, reroute, close timed-out reassemblies."""
         now = self.clock()
-        timeout = dt.timedelta(seconds=self.config.pipeline.claim_timeout_seconds)
-        healthy: dict[str, list[str]] = {}
-        for transport in self.transports:
-            healthy.setdefault(transport.kind, [])
-            if transport.health().up:
-                healthy[transport.kind].append(transport.channel)
+        settings = self.config.pipeline
+        timeout = dt.timedelta(seconds=settings.claim_timeout_seconds)
+        self.observe_links()
         with self.engine.begin() as conn:
             recovered = outbox.recover(conn, now, timeout)
             expired = outbox.expire_due(conn, now)
             outbox.apply_stranded_receipts(conn, now)
-            everywhere = outbox.healthy_channels(conn, healthy, now, LINK_FRESH)
-            moved = outbox.reroute(conn, everywhere, now, REROUTE_AFTER)
+            found = [*link_health.reports(conn, except_node=self.node),
+                     *link_health.own_reports(self.board, now)]
+            states = link_health.channel_states(found, now, LINK_FRESH)
+            moved = reroute.reroute(conn, states, now,
+                                    dt.timedelta(seconds=settings.reroute_after_seconds),
+                                    settings.fallback_to_modem)
             closed = self.close_stale_parts(conn, now)
         if recovered or expired or moved or closed:
             log.info("maintenance: %d recovered, %d expired, %d rerouted, %d reassembly timeouts",
@@ -74,12 +74,23 @@ class Maintenance:
             self.inbox.reassembly.assemble_late(conn, sender, reference, total, now)
         return len(groups)
 
+    def observe_links(self) -> None:
+        """Ask each transport how its link is (a change it did not report is noted too)."""
+        came_up = [self.board.report(transport.health()) for transport in self.transports]
+        if any(came_up):
+            self.wake()
+
     def snapshot_health(self) -> None:
-        reports = {h.channel: h for h in self.board.snapshot()}
-        for transport in self.transports:
-            reports[transport.channel] = transport.health()
+        self.observe_links()
         with self.engine.begin() as conn:
-            link_health.save(conn, reports.values(), self.node, self.clock())
+            link_health.save(conn, self.board.snapshot(), self.node, self.clock(),
+                             self.board.down_since())
+
+    def resume_outages(self) -> None:
+        """At start: links that were down when this node last ran (a restart) stay down since
+        then, as far as the status page and rerouting are concerned."""
+        with self.engine.connect() as conn:
+            self.board.seed(link_health.recent_outages(conn, self.node, self.clock(), LINK_FRESH))
 
     def heartbeat(self) -> None:
         """This node is alive; the status page lists nodes and when each was last heard of."""

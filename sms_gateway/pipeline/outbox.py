@@ -1,7 +1,9 @@
 """The outbox's state changes: claim for sending, record results and receipts, recover.
 
 pending -> sending -> sent -> delivered | failed;  pending -> expired (slot refunded).
-Sending is at-least-once: a row left in `sending` by a crash is sent again.
+Sending is at-least-once: a row left in `sending` by a crash is sent again. `attempts` counts
+the network's answers only: a link that could not carry a reply hands it back (`deferred`)
+as it was, so an outage fails nothing and the reply keeps its place in the queue.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, select, update
 
 from permits import ledger
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
 from storage.bulk import Bulk
-from storage.tables.messages import delivery_receipts, link_health, outbox
+from storage.tables.messages import delivery_receipts, outbox
 
 FINAL_RECEIPT_STATES = {"DELIVRD": "delivered", "UNDELIV": "failed", "EXPIRED": "failed",
                         "REJECTD": "failed", "DELETED": "failed"}
@@ -33,16 +36,39 @@ def new_row(inbox_id: int, channel: str, recipient: str, text: str, now: dt.date
             "ussd_session": ussd_session}
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how soon a reply the network refused is tried again."""
+
+    attempts: int = 8
+    base_seconds: float = 5.0
+    max_seconds: float = 60.0
+
+    def delay(self, tries: int) -> dt.timedelta:
+        """After the `tries`-th refusal: doubling from the base up to the cap, +-20% jitter
+        so refused rows do not all come back in the same claim."""
+        seconds = min(self.max_seconds, self.base_seconds * 2 ** min(tries - 1, 30))
+        return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+
+
 # Only rows still `sending`: a result arriving after the row was recovered or expired must not
 # overwrite what happened since.
 _STILL_SENDING = (outbox.c.id == bindparam("row_id")) & (outbox.c.state == "sending")
 _MARK_SENT = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
-    state="sent", transport_message_id=bindparam("mid"), updated_at=bindparam("now")))
+    state="sent", transport_message_id=bindparam("mid"), updated_at=bindparam("now"),
+    sent_at=bindparam("now"), attempts=outbox.c.attempts + 1))
 _MARK_RETRY = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
     state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("at"),
-    maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=bindparam("now")))
+    maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=bindparam("now"),
+    attempts=outbox.c.attempts + 1))
 _MARK_FAILED = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
-    state="failed", last_error=bindparam("error"), updated_at=bindparam("now")))
+    state="failed", last_error=bindparam("error"), updated_at=bindparam("now"),
+    attempts=outbox.c.attempts + 1))
+# Handed back by a link that could not carry it: pending again with its place in the queue
+# (next_attempt_at unchanged: the oldest go first when the link returns), no attempt counted.
+_MARK_DEFERRED = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
+    state="pending", last_error=bindparam("error"),
+    maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=bindparam("now")))
 
 
 def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetime,
@@ -60,8 +86,7 @@ def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetim
     due = [r for r in rows if r.expires_at is None or r.expires_at > now]
     if due:
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in due]))
-                     .values(state="sending", claimed_by=node, updated_at=now,
-                             attempts=outbox.c.attempts + 1))
+                     .values(state="sending", claimed_by=node, updated_at=now))
     return [OutboundMessage(r.id, r.recipient, r.text, r.expires_at, r.ussd_op, r.ussd_session)
             for r in due]
 
@@ -93,27 +118,33 @@ def expire(conn: Connection, rows: Sequence[Row], now: dt.datetime) -> None:
 
 
 def record_results(conn: Connection, results: Iterable[SendResult], now: dt.datetime,
-                   max_attempts: int, retry_base_seconds: float) -> None:
-    """Write each send's outcome: sent, retry later with backoff, or failed for good."""
-    sent, retry, failed = [], [], []
+                   retry: RetryPolicy) -> None:
+    """Write each send's outcome. The network's answer is an attempt: sent, tried again after
+    a backoff, or failed for good on the last try; a deferred send is none (see the module)."""
+    sent, again, failed, deferred = [], [], [], []
     results = list(results)
-    unsent = [r.id for r in results if not r.ok]  # attempts matter only for retries
+    refused = [r.id for r in results if not (r.ok or r.permanent or r.deferred)]
     attempts = dict(conn.execute(select(outbox.c.id, outbox.c.attempts)
-                                 .where(outbox.c.id.in_(unsent))).all()) if unsent else {}
+                                 .where(outbox.c.id.in_(refused))).all()) if refused else {}
     for result in results:
+        error = (result.error or "")[:200]
         if result.ok:
             sent.append({"row_id": result.id, "mid": result.transport_message_id, "now": now})
-        elif result.permanent or attempts.get(result.id, 0) >= max_attempts:
-            failed.append({"row_id": result.id, "error": (result.error or "")[:200], "now": now})
+        elif result.permanent:
+            failed.append({"row_id": result.id, "error": error, "now": now})
+        elif result.deferred:
+            deferred.append({"row_id": result.id, "error": error, "maybe": result.uncertain,
+                             "now": now})
+        elif (tries := attempts.get(result.id, 0) + 1) >= retry.attempts:
+            failed.append({"row_id": result.id, "error": error, "now": now})
         else:
-            delay = retry_base_seconds * 2 ** (attempts.get(result.id, 1) - 1)
-            retry.append({"row_id": result.id, "error": (result.error or "")[:200],
-                          "maybe": result.uncertain, "now": now,
-                          "at": now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))})
+            again.append({"row_id": result.id, "error": error, "maybe": result.uncertain,
+                          "now": now, "at": now + retry.delay(tries)})
     _MARK_SENT.run(conn, sent)
     _apply_early_receipts(conn, [row["mid"] for row in sent if row["mid"]], now)
-    _MARK_RETRY.run(conn, retry)
+    _MARK_RETRY.run(conn, again)
     _MARK_FAILED.run(conn, failed)
+    _MARK_DEFERRED.run(conn, deferred)
 
 
 def apply_receipts(conn: Connection, receipts: Sequence[DeliveryReceipt],
@@ -190,35 +221,3 @@ def expire_due(conn: Connection, now: dt.datetime) -> int:
         outbox.c.state == "pending", outbox.c.expires_at <= now)).all()
     expire(conn, rows, now)
     return len(rows)
-
-
-def healthy_channels(conn: Connection, own: dict[str, list[str]], now: dt.datetime,
-                     fresh: dt.timedelta) -> dict[str, list[str]]:
-    """Channels up anywhere: this node's, and those other nodes reported up lately."""
-    healthy = {kind: set(channels) for kind, channels in own.items()}
-    for channel, kind in conn.execute(select(link_health.c.channel, link_health.c.kind).where(
-            link_health.c.up, link_health.c.updated_at > now - fresh)):
-        healthy.setdefault(kind, set()).add(channel)
-    return {kind: sorted(channels) for kind, channels in healthy.items()}
-
-
-def reroute(conn: Connection, healthy: dict[str, list[str]], now: dt.datetime,
-            after: dt.timedelta, limit: int = 1000) -> int:
-    """Replies waiting on a channel that is down everywhere move to healthy ones of its kind,
-    spread over them."""
-    moved = 0
-    for kind, channels in healthy.items():
-        if not channels:
-            continue
-        stale = conn.scalars(select(outbox.c.id).where(
-            outbox.c.state == "pending", outbox.c.channel.like(f"{kind}:%"),
-            outbox.c.channel.not_in(channels),
-            or_(outbox.c.created_at < now - after, outbox.c.attempts > 0)).limit(limit)).all()
-        if stale:
-            conn.execute(update(outbox).where(outbox.c.id == bindparam("row_id"),
-                                              outbox.c.state == "pending")
-                         .values(channel=bindparam("to"), updated_at=now),
-                         [{"row_id": row_id, "to": channels[n % len(channels)]}
-                          for n, row_id in enumerate(stale)])
-            moved += len(stale)
-    return moved

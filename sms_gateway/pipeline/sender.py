@@ -2,6 +2,8 @@
 
 The outcomes of one batch are written in the same transaction that claims the next, so a
 busy sender commits once per batch; `flush` writes the last outcomes when stopping.
+Nothing is claimed while the transport is not ready (its link down, not bound yet, throttled):
+the replies wait in the outbox, and the sender is woken when the link comes up.
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ class Sender:
         self.engine, self.transport, self.settings = engine, transport, settings
         self.node, self.batch_size, self.clock = node, batch_size, clock
         self.min_priority = min_priority
+        self.retry = outbox.RetryPolicy(settings.send_attempts, settings.retry_base_seconds,
+                                        settings.retry_max_seconds)
         self._unrecorded: list[SendResult] = []
         self._lock = threading.Lock()
 
     def run_once(self) -> int:
         with self._lock:
+            if not self.transport.ready():
+                self._flush()  # what the link handed back as it went down
+                return 0
             with transaction(self.engine, urgent=self.min_priority > 0) as conn:
                 self._record(conn)
                 messages = outbox.claim(conn, [self.transport.channel], self.batch_size,
@@ -48,9 +55,11 @@ class Sender:
                 log.exception("%s: send failed", self.transport.channel)
                 results = [SendResult(m.id, False, error=f"transport error: {exc}"[:200],
                                       uncertain=True) for m in messages]
-            ussd = {m.id for m in messages if m.ussd_op}  # a USSD session lives seconds
-            results = [replace(r, permanent=True) if r.id in ussd and not r.ok else r
-                       for r in results]
+            # A USSD session lives seconds: refused, it is over (waiting for the link, it
+            # expires with its session instead).
+            ussd = {m.id for m in messages if m.ussd_op}
+            results = [replace(r, permanent=True) if r.id in ussd and not (r.ok or r.deferred)
+                       else r for r in results]
             answered = {r.id for r in results}
             self._unrecorded = results + [SendResult(m.id, False, error="no result from transport")
                                           for m in messages if m.id not in answered]
@@ -59,11 +68,14 @@ class Sender:
     def flush(self) -> None:
         """Write outcomes not yet recorded (called when stopping)."""
         with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._unrecorded:
             with transaction(self.engine) as conn:
                 self._record(conn)
             self._unrecorded = []
 
     def _record(self, conn: Connection) -> None:
         if self._unrecorded:
-            outbox.record_results(conn, self._unrecorded, self.clock(),
-                                  self.settings.send_attempts, self.settings.retry_base_seconds)
+            outbox.record_results(conn, self._unrecorded, self.clock(), self.retry)

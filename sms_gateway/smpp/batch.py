@@ -1,7 +1,8 @@
 """One `Transport.send` call: its messages, their parts on the wire, and the caller waiting.
 
 A message succeeds when every part was accepted; it fails permanently when any part was
-refused permanently, temporarily otherwise (the outbox sends the whole message again).
+refused permanently, temporarily otherwise (the outbox sends the whole message again), and is
+deferred (no attempt) when only the link stopped its parts.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class SendBatch:
             # The first part's id: its receipt speaks for the message.
             return SendResult(id=message_id, ok=True, transport_message_id=outcomes[0].message_id)
         permanent = [failure for failure in failures if failure.permanent]
-        worst = (permanent or failures)[0]
+        refused = [failure for failure in failures if not failure.deferred]
+        worst = (permanent or refused or failures)[0]
         return SendResult(id=message_id, ok=False, error=worst.error, permanent=bool(permanent),
-                          uncertain=any(failure.uncertain for failure in failures))
+                          uncertain=any(failure.uncertain for failure in failures),
+                          deferred=not refused)

@@ -117,7 +117,9 @@ class Link:
         with self._lock:
             session = self._session
             if session is None:
-                events: list[Event] = [SubmitFailed(tag, "link down") for tag, _ in items]
+                events: list[Event] = [
+                    SubmitFailed(tag, "link down", deferred=True) for tag, _ in items
+                ]
             else:
                 events = session.submit(items)
                 self._flush()
@@ -149,6 +151,12 @@ class Link:
     def bound(self) -> bool:
         session = self._session
         return session is not None and session.state is State.BOUND
+
+    @property
+    def ready(self) -> bool:
+        """Bound, and not paused by the SMSC's ESME_RTHROTTLED: a submit now would leave."""
+        session = self._session
+        return session is not None and session.state is State.BOUND and not session.throttled
 
     # -- reader thread ------------------------------------------------------------------------
 

@@ -54,12 +54,16 @@ class SubmitAccepted(Event):
 
 @dataclass(frozen=True)
 class SubmitFailed(Event):
-    """One submit_sm will not be answered with success: retry later unless `permanent`."""
+    """One submit_sm will not be answered with success: retry later unless `permanent`.
+
+    `deferred`: the link, not the network, stopped it (not bound, closed, throttled out):
+    no attempt is counted."""
 
     tag: Hashable
     error: str
     permanent: bool = False
     uncertain: bool = False  # written to the SMSC but never answered: it may be delivered
+    deferred: bool = False
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class Session:
         """Queue submit_sm PDUs; those that cannot go at all fail at once."""
         if self.state is not State.BOUND or not self.kind.submits:
             reason = f"link {self.state.value}" if self.kind.submits else "receiver bind"
-            return [SubmitFailed(tag, reason) for tag, _ in items]
+            return [SubmitFailed(tag, reason, deferred=self.kind.submits) for tag, _ in items]
         self._window.queue.extend(Queued(tag, message) for tag, message in items)
         return self._pump()
 
@@ -153,8 +153,13 @@ class Session:
         self.state = State.CLOSED
         self._requests.clear()
         in_flight = self._window.in_flight_count()
-        return [SubmitFailed(queued.tag, reason, uncertain=n < in_flight)
+        return [SubmitFailed(queued.tag, reason, uncertain=n < in_flight, deferred=True)
                 for n, queued in enumerate(self._window.drain())]
+
+    @property
+    def throttled(self) -> bool:
+        """The SMSC asked us to slow down and the pause is not over."""
+        return self._window.paused(self._clock.monotonic())
 
     @property
     def window_in_use(self) -> int:
@@ -251,9 +256,9 @@ class Session:
         now = self._clock.monotonic()
         if frame.status in SLOW_DOWN:
             exhausted = self._window.throttled(frame.sequence, now)
-            return (
-                [] if exhausted is None else [SubmitFailed(exhausted.tag, describe(frame.status))]
-            )
+            if exhausted is None:
+                return []
+            return [SubmitFailed(exhausted.tag, describe(frame.status), deferred=True)]
         queued = self._window.answered(frame.sequence)
         if queued is None:
             log.info("smpp %s: late or unknown submit_sm_resp %d", self.channel, frame.sequence)

@@ -70,7 +70,8 @@ class SmppTransport(Transport):
         if sender is not None:
             sender.submit(items)
         else:
-            _resolve([SubmitFailed(tag, "transport not started") for tag, _ in items])
+            _resolve([SubmitFailed(tag, "transport not started", deferred=True)
+                      for tag, _ in items])
         return batch.wait()
 
     def health(self) -> LinkHealth:
@@ -92,6 +93,10 @@ class SmppTransport(Transport):
         }
         up = bool(self._links) and all(link.bound for link in self._links)
         return LinkHealth(channel=self.channel, kind=self.kind, up=up, details=details)
+
+    def ready(self) -> bool:
+        sender = self._sender()
+        return sender is not None and sender.ready
 
     def _sender(self) -> Link | None:
         """The link that submits: the transceiver, or the transmitter of a pair."""

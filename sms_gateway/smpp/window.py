@@ -65,6 +65,9 @@ class SendWindow:
             self._tokens -= count
         return [self.queue.popleft() for _ in range(count)]
 
+    def paused(self, now: float) -> bool:
+        return now < self._pause_until
+
     def sent(self, sequence: int, queued: Queued, now: float) -> None:
         self.in_flight[sequence] = InFlight(queued, now + self._timeout)
 

@@ -70,6 +70,7 @@ class LedgerCollector:
                 _labelled(GaugeMetricFamily, "quarantined_messages", "Inbound messages,"
                           " receipts and undecodable PDUs held in the quarantine, by channel",
                           ["channel"], quarantine.held_by_channel(conn)),
+                *_outages(figures.channels_down(conn, now), figures.replies_waiting(conn)),
             ]
 
 
@@ -111,6 +112,20 @@ def _latency(latency: figures.Latency) -> Metric:
                                    " inbound message to deciding it, since local midnight")
     metric.add_metric([], buckets, sum_value=latency.total_seconds)
     return metric
+
+
+def _outages(down: dict[str, float], waiting: dict[str, int]) -> list[Metric]:
+    """Per channel (over every node): how long it has been down, how many replies wait for
+    it. Every known channel is listed, 0 when up or idle, so an alert sees it either way."""
+    channels = sorted(set(down) | set(waiting))
+    return [
+        _labelled(GaugeMetricFamily, "link_down_seconds", "Seconds since any node last had the"
+                  " channel up (0 while one has it up)", ["channel"],
+                  [(channel, down.get(channel, 0.0)) for channel in channels]),
+        _labelled(GaugeMetricFamily, "replies_waiting", "Replies pending or being sent, by the"
+                  " channel they wait for", ["channel"],
+                  [(channel, waiting.get(channel, 0)) for channel in channels]),
+    ]
 
 
 def _links(links: list[figures.Link]) -> Metric:

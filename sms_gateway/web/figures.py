@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, case, func, select
 
 from permits.phones import mask
+from sms_gateway import link_health as health
 from storage.sqltime import epoch_seconds, minute_of
 from storage.tables.ledger import outcomes, verifications
 from storage.tables.messages import inbox, link_health, outbox
@@ -77,6 +78,7 @@ class Link:
     updated_at: dt.datetime
     modems: tuple[Modem, ...] = ()
     smpp: Smpp | None = None
+    down_seconds: float | None = None  # how long this node has had it down, when it says so
 
     @property
     def healthy(self) -> bool:
@@ -87,6 +89,19 @@ class Link:
 def links(conn: Connection, now: dt.datetime) -> list[Link]:
     rows = conn.execute(select(link_health).order_by(link_health.c.channel, link_health.c.node))
     return [_link(r, now) for r in rows]
+
+
+def channels_down(conn: Connection, now: dt.datetime) -> dict[str, float]:
+    """Per channel, seconds since any node last had it up (0 while one has it up now)."""
+    states = health.channel_states(health.reports(conn), now, STALE_AFTER)
+    return {channel: states[channel].down_for(now).total_seconds() for channel in sorted(states)}
+
+
+def replies_waiting(conn: Connection) -> dict[str, int]:
+    """Replies pending or being sent, per channel they wait for (a range of the queue index)."""
+    return dict(conn.execute(select(outbox.c.channel, func.count())
+                             .where(outbox.c.state.in_(WAITING["outbox"]))
+                             .group_by(outbox.c.channel)).all())
 
 
 def _link(row, now: dt.datetime) -> Link:
@@ -100,7 +115,9 @@ def _link(row, now: dt.datetime) -> Link:
                 row.updated_at,
                 modems=tuple(_modem(name, values) for name, values in sorted(modems.items())
                              if isinstance(values, dict)) if isinstance(modems, dict) else (),
-                smpp=_smpp(details) if row.kind == "smpp" else None)
+                smpp=_smpp(details) if row.kind == "smpp" else None,
+                down_seconds=None if row.up or row.down_since is None
+                else max((now - row.down_since).total_seconds(), 0.0))
 
 
 def _modem(name: str, d: dict) -> Modem:

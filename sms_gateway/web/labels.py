@@ -38,6 +38,7 @@ OUTCOMES = {
     "verified": N_("checked by an officer"),
     "ignored": N_("ignored"),
     "capped": N_("not answered: reply limit"),
+    "duplicate": N_("repeated before its answer left"),
 }
 # Officers' checks (permits.verification).
 CHECKS = {

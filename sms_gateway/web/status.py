@@ -25,6 +25,7 @@ def page() -> str:
         view = {
             "links": figures.links(conn, now),
             "throughput": figures.throughput(conn, now),
+            "waiting": figures.replies_waiting(conn),
             "depths": figures.queue_depths(conn),
             "oldest": figures.oldest_waiting(conn, now),
             "replies": figures.replies(conn, svc.day_start(now)),

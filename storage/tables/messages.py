@@ -81,6 +81,8 @@ outbox = Table(
     Column("claimed_by", String(60)),
     Column("ussd_op", Integer),
     Column("ussd_session", String(64)),
+    # When the network took it: a repeat of the request that arrived before is a duplicate.
+    Column("sent_at", UtcDateTime),
     Index(None, "state", "channel", "priority", "next_attempt_at"),
     Index(None, "transport_message_id"),
     Index(None, "recipient", "created_at"),
@@ -127,6 +129,7 @@ link_health = Table(
     Column("up", Boolean, nullable=False),
     Column("details", Text, nullable=False, default="{}"),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("down_since", UtcDateTime),  # NULL while up
 )
 
 # What a transport handed over but the inbox could not take (a value no column holds, a PDU

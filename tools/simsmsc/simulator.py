@@ -1,8 +1,10 @@
 """A simulated SMSC on a loopback port: binds ESMEs, records submits, pushes MO, injects faults.
 
 Lets anyone run the gateway without an operator, and lets tests break the link on purpose:
-drop the connection, go silent (a half-open link), throttle, generic_nack, unbind.
-A deliver_sm answered ESME_RX_T_APPN is delivered again, as a real SMSC does.
+drop the connection, go silent (a half-open link), throttle, generic_nack, unbind, drop the link
+just as a deliver_sm_resp arrives (the acknowledgement lost), go away altogether.
+As a real SMSC does, a deliver_sm answered ESME_RX_T_APPN is delivered again, and one never
+answered before its connection ended is delivered again right after the next bind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import itertools
 import logging
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +44,11 @@ class Faults:
     throttle: int = 0
     nack: int = 0
     nack_status: int = Status.SYSTEM_ERROR
+    drop_on_answer: int = 0  # drop the link when a deliver_sm_resp arrives, unread
+
+
+class _Dropped(Exception):
+    """The simulator drops this connection now (a fault)."""
 
 
 class _Connection:
@@ -50,6 +58,8 @@ class _Connection:
         self.smsc = smsc
         self.sock = sock
         self.bind: str | None = None
+        self.ended = False
+        self.fresh_bind = False  # bound by the answer just computed: redeliver after it
         self.write_lock = threading.Lock()
         self.waiting: dict[int, tuple[pdu.ShortMessage, int]] = {}  # deliver_sm seq -> attempt
         self._sequences = itertools.count(1)
@@ -62,6 +72,8 @@ class _Connection:
         sequence = next(self._sequences)
         self.waiting[sequence] = (message, attempt)
         self.send(pdu.encode_short_message("deliver_sm", sequence, message))
+        if self.ended:  # it ended while we wrote: `take_back` may have run before we queued
+            self.smsc.take_back(self, [sequence])
         return sequence
 
     def request(self, command: int) -> None:
@@ -71,11 +83,20 @@ class _Connection:
         frames = pdu.FrameBuffer()
         try:
             while data := self.sock.recv(65536):
-                answers = [self.smsc.handle(self, frame) for frame in frames.feed(data)]
-                self.send(b"".join(answers))
-        except (OSError, pdu.FramingError):
+                answers = []
+                try:
+                    for frame in frames.feed(data):
+                        answers.append(self.smsc.handle(self, frame))
+                finally:  # on a drop, what came before it is answered, the rest never read
+                    self.send(b"".join(answers))
+                if self.fresh_bind:
+                    self.fresh_bind = False
+                    self.smsc.bound(self)
+        except (OSError, pdu.FramingError, _Dropped):
             pass
         finally:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
             self.smsc.forget(self)
             self.sock.close()
 
@@ -105,22 +126,38 @@ class SimSmsc:
         self._ids = itertools.count(0x1F000)
         self._references = itertools.count(1)
         self._turns = itertools.count()
+        self._parked: deque[tuple[pdu.ShortMessage, int]] = deque()  # for the next bind
+        self._host = host
         self._listener = socket.create_server((host, port))
+        self._port = self._listener.getsockname()[1]
         self._running = False
 
     @property
     def port(self) -> int:
-        return self._listener.getsockname()[1]
+        return self._port
 
     def start(self) -> SimSmsc:
         self._running = True
-        threading.Thread(target=self._accept, name="sim-smsc", daemon=True).start()
+        threading.Thread(target=self._accept, args=(self._listener,), name="sim-smsc",
+                         daemon=True).start()
         return self
 
     def stop(self) -> None:
         self._running = False
-        self._listener.close()
+        self._close_listener()
         self.drop()
+
+    def go_away(self) -> None:
+        """The SMSC is gone (maintenance, a network cut): every link dropped, connections
+        refused until `come_back`. What it holds for phones and ESMEs is kept."""
+        self._close_listener()
+        self.drop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port."""
+        self._listener = socket.create_server((self._host, self._port))
+        threading.Thread(target=self._accept, args=(self._listener,), name="sim-smsc",
+                         daemon=True).start()
 
     def __enter__(self) -> SimSmsc:
         return self.start()
@@ -183,6 +220,9 @@ class SimSmsc:
         if frame.command_id == Command.SUBMIT_SM:
             return self._submit(connection, frame)
         if frame.command_id == Command.DELIVER_SM_RESP:
+            if self.faults.drop_on_answer:
+                self.faults.drop_on_answer -= 1
+                raise _Dropped
             self._delivery_answered(connection, frame)
             return b""
         if frame.command_id == Command.ENQUIRE_LINK:
@@ -195,15 +235,51 @@ class SimSmsc:
         return pdu.encode(Command.GENERIC_NACK, frame.sequence, Status.INVALID_COMMAND_ID)
 
     def forget(self, connection: _Connection) -> None:
+        """The connection ended: what it left unanswered is delivered again."""
+        connection.ended = True
         with self._changed:
             if connection in self._connections:
                 self._connections.remove(connection)
             self._changed.notify_all()
+        self.take_back(connection, list(connection.waiting))
 
-    def _accept(self) -> None:
+    def take_back(self, connection: _Connection, sequences: list[int]) -> None:
+        """deliver_sm left unanswered on a connection that ended go round again."""
+        for sequence in sequences:
+            entry = connection.waiting.pop(sequence, None)  # atomic: one thread gets it
+            if entry is not None:
+                self.unanswered(*entry)
+
+    def unanswered(self, message: pdu.ShortMessage, attempt: int) -> None:
+        """Deliver again now to a bound receiver, else right after the next bind."""
+        with self._changed:
+            receivers = [c for c in self._connections
+                         if c.bind in ("transceiver", "receiver") and not c.ended]
+            if not receivers:
+                self._parked.append((message, attempt))
+                return
+        receivers[next(self._turns) % len(receivers)].deliver(message, attempt)
+
+    def bound(self, connection: _Connection) -> None:
+        """An ESME has just bound (its bind_resp is written): parked messages follow it."""
+        if connection.bind not in ("transceiver", "receiver"):
+            return
+        with self._changed:
+            parked, self._parked = list(self._parked), deque()
+        for message, attempt in parked:
+            connection.deliver(message, attempt)
+
+    def _close_listener(self) -> None:
+        """Shut down first: a bare close leaves a thread blocked in accept() accepting one
+        more connection."""
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+
+    def _accept(self, listener: socket.socket) -> None:
         while self._running:
             try:
-                sock, _ = self._listener.accept()
+                sock, _ = listener.accept()
             except OSError:
                 return
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -219,6 +295,7 @@ class SimSmsc:
             return pdu.encode(answer, frame.sequence, 0x0E)
         with self._changed:
             connection.bind = _BINDS[frame.command_id]
+            connection.fresh_bind = True
             self.binds.append(connection.bind)
             self._changed.notify_all()
         return pdu.encode(answer, frame.sequence, 0, b"SIMSMSC\0")
