@@ -15,6 +15,7 @@ from permits.codes import keypad as code_keypad
 from storage.bulk import Bulk
 from storage.dialect import insert_for
 from storage.tables.ledger import (
+    PermitState,
     districts,
     officers,
     permits,
@@ -50,7 +51,7 @@ class Permit:
 
     def is_active(self, now: dt.datetime) -> bool:
         """Issued and not over: asking again returns it instead of spending a slot."""
-        return self.state == "issued" and now < self.valid_until
+        return self.state == PermitState.ISSUED and now < self.valid_until
 
 
 @dataclass
@@ -220,8 +221,8 @@ def refund(conn: Connection, permit_ids: Sequence[int]) -> int:
         return 0
     result = conn.execute(
         update(permits)
-        .where(permits.c.id.in_(list(permit_ids)), permits.c.state == "issued")
-        .values(state="refunded", slot=None)
+        .where(permits.c.id.in_(list(permit_ids)), permits.c.state == PermitState.ISSUED)
+        .values(state=PermitState.REFUNDED, slot=None)
     )
     return result.rowcount
 
@@ -231,7 +232,7 @@ def revoke(conn: Connection, code: str, now: dt.datetime) -> bool:
     result = conn.execute(
         update(permits)
         .where(permits.c.keypad == code_keypad(code), permits.c.code == code,
-               permits.c.state == "issued")
-        .values(state="revoked", revoked_at=now)
+               permits.c.state == PermitState.ISSUED)
+        .values(state=PermitState.REVOKED, revoked_at=now)
     )
     return result.rowcount == 1

@@ -15,6 +15,7 @@ from permits.ledger import Permit, Person
 from permits.messages import Outcome
 from permits.parser import ExitRequest
 from permits.replies import Texts
+from storage.tables.ledger import PermitState
 
 if TYPE_CHECKING:
     from permits.batch import Batch
@@ -110,4 +111,4 @@ def _new_permit(batch: Batch, person: Person, reason: int, slot: int) -> Permit:
     minutes = batch.settings.validity_for(batch.settings.reason(reason))
     return Permit(id=0, code=codes.generate(), resident_id=person.id, local_day=batch.today,
                   slot=slot, reason=reason, valid_from=batch.now,
-                  valid_until=batch.now + dt.timedelta(minutes=minutes), state="issued")
+                  valid_until=batch.now + dt.timedelta(minutes=minutes), state=PermitState.ISSUED)

@@ -10,6 +10,7 @@ from permits.ledger import Found
 from permits.phones import mask
 from permits.replies import Texts, fit, initials, joined
 from permits.settings import RulesSettings
+from storage.tables.ledger import PermitState
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def canonical(typed: str) -> tuple[str | None, str]:
 
 def state_of(found: Found, now: dt.datetime) -> str:
     permit = found.permit
-    if permit.state == "revoked":
+    if permit.state == PermitState.REVOKED:
         return "revoked"
     if now < permit.valid_from:
         return "not_yet_valid"
@@ -49,7 +50,7 @@ def verdict(typed: str, code: str | None, problem: str, found: Found | None,
         return Verdict("format", texts("check_format"))
     if problem == "typo":
         return Verdict("typo", texts("check_typo", typed=typed.strip()[:12]))
-    if found is None or found.permit.state == "refunded":
+    if found is None or found.permit.state == PermitState.REFUNDED:
         return Verdict("unknown", texts("check_unknown", code=codes.display(code or "")))
     state = state_of(found, now)
     return Verdict(state, _describe(state, found, now, texts, settings), found.permit.id)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Connection, select
 
 from permits import codes, ledger, phones
-from storage.tables.ledger import officers, permits, residents
+from storage.tables.ledger import PermitState, officers, permits, residents
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class PermitView:
 def state_now(state: str, valid_from: dt.datetime, valid_until: dt.datetime,
               now: dt.datetime) -> str:
     """The state an operator reads: issued permits are valid, not yet valid or expired."""
-    if state != "issued":
+    if state != PermitState.ISSUED:
         return state
     if now < valid_from:
         return "not_yet_valid"

@@ -15,7 +15,7 @@ from sms_gateway.pipeline.dispatcher import Dispatcher
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import InboundPart
 from sms_gateway.ussd.sessions import UssdSessions
-from storage.tables.messages import inbox, outbox
+from storage.tables.messages import InboxState, OutboxState, inbox, outbox
 
 CHANNEL = "loopback:simulate"
 
@@ -49,7 +49,7 @@ def simulate(engine: Engine, config: Config, sender: str, text: str, *,
         with engine.connect() as conn:
             row = conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.outcome)
                                .where(inbox.c.dedup_key == key)).one()
-        if row.state == "done":
+        if row.state == InboxState.DONE:
             break
         if time.monotonic() > deadline:
             raise TimeoutError("the message was stored but not handled in time")
@@ -57,8 +57,10 @@ def simulate(engine: Engine, config: Config, sender: str, text: str, *,
             time.sleep(0.01)  # another process holds our row in its batch
     with engine.begin() as conn:
         replies = conn.execute(select(outbox.c.id, outbox.c.text)
-                               .where(outbox.c.inbox_id == row.id, outbox.c.state == "pending")
+                               .where(outbox.c.inbox_id == row.id,
+                                      outbox.c.state == OutboxState.PENDING)
                                .order_by(outbox.c.id)).all()
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in replies]))
-                     .values(state="sent", updated_at=clock(), sent_at=clock(), attempts=1))
+                     .values(state=OutboxState.SENT, updated_at=clock(), sent_at=clock(),
+                             attempts=1))
     return Simulated(row.outcome or "", [r.text for r in replies])

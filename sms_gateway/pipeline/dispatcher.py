@@ -25,7 +25,7 @@ from sms_gateway.pipeline.repeats import DUPLICATE, repeated
 from sms_gateway.ussd.sessions import UssdSessions
 from storage.bulk import Bulk
 from storage.db import transaction
-from storage.tables.messages import inbox, outbox
+from storage.tables.messages import InboxState, inbox, outbox
 
 log = logging.getLogger(__name__)
 # How often the dispatcher looks for officers' messages other nodes stored (its own inbox
@@ -48,13 +48,13 @@ _COLUMNS = (inbox.c.id, inbox.c.channel, inbox.c.sender, inbox.c.text, inbox.c.r
 
 _QUEUE_REPLIES = Bulk(lambda _dialect: insert(outbox))
 _MARK_DONE = Bulk(lambda _dialect: update(inbox).where(inbox.c.id == bindparam("row_id")).values(
-    state="done", outcome=bindparam("kind"), handled_at=bindparam("at")))
+    state=InboxState.DONE, outcome=bindparam("kind"), handled_at=bindparam("at")))
 
 
 def claim(conn: Connection, limit: int, urgent: bool) -> list[Row]:
     """The next new inbox rows of one lane, skipped by other nodes while we hold them."""
     query = (select(*_COLUMNS)
-             .where(inbox.c.state == "new", (inbox.c.priority > 0) if urgent
+             .where(inbox.c.state == InboxState.NEW, (inbox.c.priority > 0) if urgent
                     else (inbox.c.priority == 0))
              .order_by(inbox.c.id)
              .limit(limit))
@@ -65,7 +65,7 @@ def claim(conn: Connection, limit: int, urgent: bool) -> list[Row]:
 
 def urgent_waiting(engine: Engine) -> bool:
     with engine.connect().execution_options(readonly=True) as conn:
-        return conn.scalar(select(inbox.c.id).where(inbox.c.state == "new",
+        return conn.scalar(select(inbox.c.id).where(inbox.c.state == InboxState.NEW,
                                                     inbox.c.priority > 0).limit(1)) is not None
 
 
@@ -137,19 +137,19 @@ class Dispatcher:
         total = BatchResult(0, 0)
         with self.engine.connect().execution_options(readonly=True) as conn:
             ids = conn.scalars(select(inbox.c.id).where(
-                inbox.c.state == "new", (inbox.c.priority > 0) if urgent
+                inbox.c.state == InboxState.NEW, (inbox.c.priority > 0) if urgent
                 else (inbox.c.priority == 0)).order_by(inbox.c.id).limit(self.batch_size)).all()
         for row_id in ids:
             try:
                 with transaction(self.engine, urgent=urgent) as conn:
                     rows = conn.execute(select(*_COLUMNS).where(
-                        inbox.c.id == row_id, inbox.c.state == "new")).all()
+                        inbox.c.id == row_id, inbox.c.state == InboxState.NEW)).all()
                     done = self.dispatch(conn, rows) if rows else BatchResult(0, 0)
             except Exception:
                 log.exception("inbox message %d cannot be handled; set aside as failed", row_id)
                 with transaction(self.engine) as conn:
                     conn.execute(update(inbox).where(inbox.c.id == row_id).values(
-                        state="failed", outcome="error", handled_at=self.clock()))
+                        state=InboxState.FAILED, outcome="error", handled_at=self.clock()))
                 done = BatchResult(1, 0)
             total = BatchResult(total.messages + done.messages, total.replies + done.replies,
                                 total.urgent_replies + done.urgent_replies)

@@ -40,7 +40,7 @@ from sms_gateway.transport import (
 from storage.bulk import Bulk
 from storage.db import transaction
 from storage.dialect import insert_for
-from storage.tables.messages import inbox
+from storage.tables.messages import InboxState, inbox
 
 log = logging.getLogger(__name__)
 # A message stored twice (a transport's redelivery with the same dedup key) is kept once.
@@ -202,7 +202,7 @@ class Inbox:
         return {
             "channel": part.channel, "sender": part.sender[:32], "text": text, "raw": raw,
             "received_at": part.received_at, "stored_at": now, "dedup_key": dedup_key,
-            "priority": self._priority(conn, part), "state": "new",
+            "priority": self._priority(conn, part), "state": InboxState.NEW,
             "ussd_op": part.ussd_op, "ussd_session": part.ussd_session,
         }
 

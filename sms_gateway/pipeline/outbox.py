@@ -18,10 +18,11 @@ from sqlalchemy import ColumnElement, Connection, Row, bindparam, select, update
 from permits import ledger
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
 from storage.bulk import Bulk
-from storage.tables.messages import delivery_receipts, outbox
+from storage.tables.messages import OutboxState, delivery_receipts, outbox
 
-FINAL_RECEIPT_STATES = {"DELIVRD": "delivered", "UNDELIV": "failed", "EXPIRED": "failed",
-                        "REJECTD": "failed", "DELETED": "failed"}
+FINAL_RECEIPT_STATES = {"DELIVRD": OutboxState.DELIVERED, "UNDELIV": OutboxState.FAILED,
+                        "EXPIRED": OutboxState.FAILED, "REJECTD": OutboxState.FAILED,
+                        "DELETED": OutboxState.FAILED}
 
 
 def new_row(inbox_id: int, channel: str, recipient: str, text: str, now: dt.datetime, *,
@@ -30,7 +31,7 @@ def new_row(inbox_id: int, channel: str, recipient: str, text: str, now: dt.date
             ussd_session: str | None = None) -> dict:
     """A reply as the dispatcher queues it: pending, due now, on the channel it came in on."""
     return {"inbox_id": inbox_id, "channel": channel, "recipient": recipient, "text": text,
-            "priority": priority, "state": "pending", "attempts": 0, "maybe_sent": False,
+            "priority": priority, "state": OutboxState.PENDING, "attempts": 0, "maybe_sent": False,
             "next_attempt_at": now, "created_at": now, "updated_at": now,
             "expires_at": expires_at, "permit_id": permit_id, "ussd_op": ussd_op,
             "ussd_session": ussd_session}
@@ -53,21 +54,21 @@ class RetryPolicy:
 
 # Only rows still `sending`: a result arriving after the row was recovered or expired must not
 # overwrite what happened since.
-_STILL_SENDING = (outbox.c.id == bindparam("row_id")) & (outbox.c.state == "sending")
+_STILL_SENDING = (outbox.c.id == bindparam("row_id")) & (outbox.c.state == OutboxState.SENDING)
 _MARK_SENT = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
-    state="sent", transport_message_id=bindparam("mid"), updated_at=bindparam("now"),
+    state=OutboxState.SENT, transport_message_id=bindparam("mid"), updated_at=bindparam("now"),
     sent_at=bindparam("now"), attempts=outbox.c.attempts + 1))
 _MARK_RETRY = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
-    state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("at"),
+    state=OutboxState.PENDING, last_error=bindparam("error"), next_attempt_at=bindparam("at"),
     maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=bindparam("now"),
     attempts=outbox.c.attempts + 1))
 _MARK_FAILED = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
-    state="failed", last_error=bindparam("error"), updated_at=bindparam("now"),
+    state=OutboxState.FAILED, last_error=bindparam("error"), updated_at=bindparam("now"),
     attempts=outbox.c.attempts + 1))
 # Handed back by a link that could not carry it: pending again with its place in the queue
 # (next_attempt_at unchanged: the oldest go first when the link returns), no attempt counted.
 _MARK_DEFERRED = Bulk(lambda _dialect: update(outbox).where(_STILL_SENDING).values(
-    state="pending", last_error=bindparam("error"),
+    state=OutboxState.PENDING, last_error=bindparam("error"),
     maybe_sent=outbox.c.maybe_sent | bindparam("maybe"), updated_at=bindparam("now")))
 
 
@@ -86,7 +87,7 @@ def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetim
     due = [r for r in rows if r.expires_at is None or r.expires_at > now]
     if due:
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in due]))
-                     .values(state="sending", claimed_by=node, updated_at=now))
+                     .values(state=OutboxState.SENDING, claimed_by=node, updated_at=now))
     return [OutboundMessage(r.id, r.recipient, r.text, r.expires_at, r.ussd_op, r.ussd_session)
             for r in due]
 
@@ -95,8 +96,8 @@ def _due(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetime
          lane: ColumnElement[bool]) -> list[Row]:
     query = (select(outbox.c.id, outbox.c.recipient, outbox.c.text, outbox.c.expires_at,
                     outbox.c.permit_id, outbox.c.ussd_op, outbox.c.ussd_session)
-             .where(outbox.c.state == "pending", outbox.c.channel.in_(list(channels)), lane,
-                    outbox.c.next_attempt_at <= now)
+             .where(outbox.c.state == OutboxState.PENDING, outbox.c.channel.in_(list(channels)),
+                    lane, outbox.c.next_attempt_at <= now)
              .order_by(outbox.c.next_attempt_at)
              .limit(limit))
     if conn.dialect.name == "postgresql":
@@ -110,8 +111,9 @@ def expire(conn: Connection, rows: Sequence[Row], now: dt.datetime) -> None:
     if not rows:
         return
     refundable = conn.execute(
-        update(outbox).where(outbox.c.id.in_([r.id for r in rows]), outbox.c.state == "pending")
-        .values(state="expired", updated_at=now)
+        update(outbox).where(outbox.c.id.in_([r.id for r in rows]),
+                             outbox.c.state == OutboxState.PENDING)
+        .values(state=OutboxState.EXPIRED, updated_at=now)
         .returning(outbox.c.permit_id, outbox.c.maybe_sent)).all()
     ledger.refund(conn, [permit for permit, maybe_sent in refundable
                          if permit and not maybe_sent])
@@ -163,14 +165,14 @@ def apply_receipts(conn: Connection, receipts: Sequence[DeliveryReceipt],
 
 def _apply(conn: Connection, receipts: Sequence[DeliveryReceipt], now: dt.datetime) -> int:
     rows = [{"mid": r.message_id, "via": r.channel, "dstate": r.state[:10],
-             "outcome": FINAL_RECEIPT_STATES.get(r.state, "sent"),
+             "outcome": FINAL_RECEIPT_STATES.get(r.state, OutboxState.SENT),
              "error": (r.error or r.state)[:200]} for r in receipts]
     result = conn.execute(
         update(outbox)
         .where(outbox.c.transport_message_id == bindparam("mid"),
                outbox.c.channel == bindparam("via"),
-               outbox.c.state != "pending", outbox.c.state != "expired",
-               outbox.c.state != "delivered")
+               outbox.c.state != OutboxState.PENDING, outbox.c.state != OutboxState.EXPIRED,
+               outbox.c.state != OutboxState.DELIVERED)
         .values(state=bindparam("outcome"), delivery_state=bindparam("dstate"),
                 last_error=bindparam("error"), updated_at=now),
         rows,
@@ -188,7 +190,7 @@ def apply_stranded_receipts(conn: Connection, now: dt.datetime,
                delivery_receipts.c.state, delivery_receipts.c.error)
         .join(outbox, (outbox.c.transport_message_id == delivery_receipts.c.message_id)
               & (outbox.c.channel == delivery_receipts.c.channel))
-        .where(outbox.c.state == "sent", delivery_receipts.c.received_at > now - window,
+        .where(outbox.c.state == OutboxState.SENT, delivery_receipts.c.received_at > now - window,
                delivery_receipts.c.state.in_(list(FINAL_RECEIPT_STATES)))
         .order_by(delivery_receipts.c.id)).all()
     return _apply(conn, [DeliveryReceipt(*row) for row in rows], now) if rows else 0
@@ -209,8 +211,8 @@ def recover(conn: Connection, now: dt.datetime, claim_timeout: dt.timedelta) -> 
     """Rows a crashed (or stuck) sender left in `sending` go back to pending: sent again."""
     result = conn.execute(
         update(outbox)
-        .where(outbox.c.state == "sending", outbox.c.updated_at < now - claim_timeout)
-        .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now,
+        .where(outbox.c.state == OutboxState.SENDING, outbox.c.updated_at < now - claim_timeout)
+        .values(state=OutboxState.PENDING, next_attempt_at=now, claimed_by=None, updated_at=now,
                 maybe_sent=True))
     return result.rowcount
 
@@ -218,6 +220,6 @@ def recover(conn: Connection, now: dt.datetime, claim_timeout: dt.timedelta) -> 
 def expire_due(conn: Connection, now: dt.datetime) -> int:
     """Pending permit replies whose permit is over, even if no sender is running for them."""
     rows = conn.execute(select(outbox.c.id, outbox.c.permit_id).where(
-        outbox.c.state == "pending", outbox.c.expires_at <= now)).all()
+        outbox.c.state == OutboxState.PENDING, outbox.c.expires_at <= now)).all()
     expire(conn, rows, now)
     return len(rows)

@@ -16,6 +16,8 @@ from permits.ledger import hour_of
 from permits.service import Rules
 from storage.tables.ledger import reply_counts
 from storage.tables.messages import (
+    InboxState,
+    OutboxState,
     delivery_receipts,
     inbox,
     inbox_parts,
@@ -25,7 +27,7 @@ from storage.tables.messages import (
 )
 
 log = logging.getLogger(__name__)
-_FINAL = ("sent", "delivered", "failed", "expired")
+_FINAL = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.FAILED, OutboxState.EXPIRED)
 
 
 def purge_messages(conn: Connection, before: dt.datetime, now: dt.datetime) -> int:
@@ -33,7 +35,7 @@ def purge_messages(conn: Connection, before: dt.datetime, now: dt.datetime) -> i
     and sessions."""
     removed = 0
     for statement in (
-        delete(inbox).where(inbox.c.stored_at < before, inbox.c.state == "done"),
+        delete(inbox).where(inbox.c.stored_at < before, inbox.c.state == InboxState.DONE),
         delete(outbox).where(outbox.c.created_at < before, outbox.c.state.in_(_FINAL)),
         delete(delivery_receipts).where(delivery_receipts.c.received_at < before),
         delete(inbox_parts).where(inbox_parts.c.stored_at < before, inbox_parts.c.assembled),

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Row, or_, select
 
-from storage.tables.messages import inbox, outbox
+from storage.tables.messages import OutboxState, inbox, outbox
 
 DUPLICATE = "duplicate"
 HORIZON = dt.timedelta(days=1)
-_QUEUED = ("pending", "sending")
+_QUEUED = (OutboxState.PENDING, OutboxState.SENDING)
 
 
 def repeated(conn: Connection, rows: Sequence[Row], now: dt.datetime) -> set[int]:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from sms_gateway.link_health import ChannelState
-from storage.tables.messages import outbox
+from storage.tables.messages import OutboxState, outbox
 
 FALLBACK_KIND, FALLBACK_FROM = "modem", "smpp"
 # Replies waiting on each fallback pool at most: about a minute of a few modems' work, topped
@@ -33,7 +33,7 @@ def reroute(conn: Connection, states: Mapping[str, ChannelState], now: dt.dateti
     for state in states.values():
         if state.down_since is None:
             healthy.setdefault(state.kind, []).append(state.channel)
-    waiting = conn.scalars(select(outbox.c.channel).where(outbox.c.state == "pending")
+    waiting = conn.scalars(select(outbox.c.channel).where(outbox.c.state == OutboxState.PENDING)
                            .distinct()).all()
     moved = 0
     for channel in waiting:
@@ -55,7 +55,8 @@ def reroute(conn: Connection, states: Mapping[str, ChannelState], now: dt.dateti
 
 def _move(conn: Connection, channel: str, targets: Sequence[str], now: dt.datetime,
           limit: int, *, older: bool, after: dt.timedelta, sms_only: bool = False) -> int:
-    query = select(outbox.c.id).where(outbox.c.state == "pending", outbox.c.channel == channel)
+    query = select(outbox.c.id).where(outbox.c.state == OutboxState.PENDING,
+                                      outbox.c.channel == channel)
     if older:
         query = query.where(outbox.c.created_at < now - after)
     if sms_only:
@@ -64,7 +65,7 @@ def _move(conn: Connection, channel: str, targets: Sequence[str], now: dt.dateti
                        .limit(limit)).all()
     if ids:
         conn.execute(update(outbox).where(outbox.c.id == bindparam("row_id"),
-                                          outbox.c.state == "pending")
+                                          outbox.c.state == OutboxState.PENDING)
                      .values(channel=bindparam("to"), updated_at=now),
                      [{"row_id": row_id, "to": targets[n % len(targets)]}
                       for n, row_id in enumerate(ids)])
@@ -73,4 +74,4 @@ def _move(conn: Connection, channel: str, targets: Sequence[str], now: dt.dateti
 
 def _pending(conn: Connection, channels: Sequence[str]) -> int:
     return conn.scalar(select(func.count()).select_from(outbox).where(
-        outbox.c.state == "pending", outbox.c.channel.in_(list(channels)))) or 0
+        outbox.c.state == OutboxState.PENDING, outbox.c.channel.in_(list(channels)))) or 0

@@ -16,12 +16,12 @@ from permits.phones import mask
 from sms_gateway import link_health as health
 from storage.sqltime import epoch_seconds, minute_of
 from storage.tables.ledger import outcomes, verifications
-from storage.tables.messages import inbox, link_health, outbox
+from storage.tables.messages import InboxState, OutboxState, inbox, link_health, outbox
 from storage.tables.messages import nodes as node_table
 
-WAITING = {"inbox": ("new",), "outbox": ("pending", "sending")}
-FINISHED_OUT = ("sent", "delivered", "failed", "expired")
-SENT_OUT = ("sent", "delivered")
+WAITING = {"inbox": (InboxState.NEW,), "outbox": (OutboxState.PENDING, OutboxState.SENDING)}
+FINISHED_OUT = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.FAILED, OutboxState.EXPIRED)
+SENT_OUT = (OutboxState.SENT, OutboxState.DELIVERED)
 REFUSALS = ("quota", "not_resident", "district_off")
 STALE_AFTER = dt.timedelta(seconds=60)  # nodes write link health every 10 s
 # Channels whose replies leave the machine for a phone network; replies on any other channel
@@ -323,9 +323,9 @@ def recent_errors(conn: Connection, limit: int = 20) -> list[dict]:
     """Replies that failed for good, and ones being retried after an error, newest first."""
     columns = (outbox.c.id, outbox.c.channel, outbox.c.recipient, outbox.c.state,
                outbox.c.attempts, outbox.c.last_error, outbox.c.updated_at)
-    failed = conn.execute(select(*columns).where(outbox.c.state == "failed")
+    failed = conn.execute(select(*columns).where(outbox.c.state == OutboxState.FAILED)
                           .order_by(outbox.c.updated_at.desc()).limit(limit)).all()
-    retrying = conn.execute(select(*columns).where(outbox.c.state == "pending",
+    retrying = conn.execute(select(*columns).where(outbox.c.state == OutboxState.PENDING,
                                                    outbox.c.last_error.is_not(None))
                             .order_by(outbox.c.updated_at.desc()).limit(limit)).all()
     rows = sorted([*failed, *retrying], key=lambda r: r.updated_at, reverse=True)[:limit]

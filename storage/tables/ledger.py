@@ -5,6 +5,8 @@ SQLAlchemy Core tables: the hot path uses them directly; `permits/` owns what th
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -18,6 +20,16 @@ from sqlalchemy import (
 )
 
 from storage.base import UtcDateTime, metadata
+
+
+class PermitState(StrEnum):
+    """issued -> revoked (the slot stays spent) | refunded (its reply never left: slot back).
+    Whether an issued permit is valid now is a matter of time, not of state."""
+
+    ISSUED = "issued"
+    REVOKED = "revoked"
+    REFUNDED = "refunded"
+
 
 districts = Table(
     "districts", metadata,
@@ -60,7 +72,7 @@ permits = Table(
     Column("issued_at", UtcDateTime, nullable=False),
     Column("valid_from", UtcDateTime, nullable=False),
     Column("valid_until", UtcDateTime, nullable=False),
-    Column("state", String(10), nullable=False, default="issued"),
+    Column("state", String(10), nullable=False, default=PermitState.ISSUED),
     Column("issued_by", String(60), nullable=False, default="sms"),
     Column("revoked_at", UtcDateTime),
     # The quota, and the index by which a resident's recent permits are read.

@@ -5,6 +5,8 @@ They share the ledger's MetaData so one Alembic history covers the whole databas
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -19,6 +21,26 @@ from sqlalchemy import (
 
 from storage.base import UtcDateTime, metadata
 
+
+class InboxState(StrEnum):
+    """new -> done (decided, replies queued) | failed (could not be decided alone)."""
+
+    NEW = "new"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxState(StrEnum):
+    """pending -> sending -> sent -> delivered | failed; pending -> expired (slot refunded)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
 inbox = Table(
     "inbox", metadata,
     Column("id", Integer, primary_key=True),
@@ -30,7 +52,7 @@ inbox = Table(
     Column("stored_at", UtcDateTime, nullable=False),
     Column("dedup_key", String(120), unique=True),
     Column("priority", Integer, nullable=False, default=0),
-    Column("state", String(10), nullable=False, default="new"),
+    Column("state", String(10), nullable=False, default=InboxState.NEW),
     Column("outcome", String(20)),
     Column("handled_at", UtcDateTime),
     Column("ussd_op", Integer),
@@ -67,7 +89,7 @@ outbox = Table(
     Column("recipient", String(32), nullable=False),
     Column("text", Text, nullable=False),
     Column("priority", Integer, nullable=False, default=0),
-    Column("state", String(10), nullable=False, default="pending"),
+    Column("state", String(10), nullable=False, default=OutboxState.PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
