@@ -6,20 +6,22 @@ import logging
 from collections.abc import Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from permits.service import Rules
 from sms_gateway import link_health
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
-from sms_gateway.pipeline import notify, outbox
+from sms_gateway.pipeline import notify
 from sms_gateway.pipeline.dispatcher import Dispatcher
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.pipeline.maintenance import Maintenance
 from sms_gateway.pipeline.notify import Listener
+from sms_gateway.pipeline.receipts import Receipts
 from sms_gateway.pipeline.sender import Sender
+from sms_gateway.pipeline.sink import PipelineSink
 from sms_gateway.pipeline.worker import Worker
-from sms_gateway.transport import DeliveryReceipt, LinkHealth, Transport
+from sms_gateway.transport import Transport
 from sms_gateway.ussd.sessions import UssdSessions
 from storage import db
 
@@ -36,7 +38,7 @@ class Gateway:
         self.config, self.engine, self.node, self.clock = config, engine, node, clock
         self.transports = list(transports)
         self.rules = Rules(config.rules)
-        self.board = link_health.HealthBoard(clock)
+        self.board = link_health.HealthBoard(clock, on_up=self._link_up)
         ussd = UssdSessions.configured(self.rules, config.ussd)
         self.dispatcher = Dispatcher(engine, self.rules, batch_size=config.pipeline.batch_size,
                                      clock=clock, ussd=ussd)
@@ -63,9 +65,8 @@ class Gateway:
         if engine.dialect.name == "sqlite":
             db.checkpoint_in_background(engine)
             self._workers.append(Worker("checkpoint", self._checkpoint, _CHECKPOINT_SECONDS))
-        self.inbox = Inbox(engine, clock=clock, on_stored=self._dispatch_worker.wake,
-                           expect_urgent=self.dispatcher.expect_urgent,
-                           on_receipts=self._receipts, on_health=self._link_changed)
+        self.inbox = Inbox(engine, clock=clock, listener=self)
+        self.sink = PipelineSink(self.inbox, Receipts(self.inbox.writer), self.board)
         self.maintenance = Maintenance(config, engine, self.rules, self.inbox, self.transports,
                                        self.board, node=node, clock=clock, wake=self._wake_all)
         self.listener = Listener(engine, {notify.INBOX: self._wake_dispatcher,
@@ -79,7 +80,7 @@ class Gateway:
         self.maintenance.heartbeat()
         self.maintenance.resume_outages()
         for transport in self.transports:
-            transport.start(self.inbox)
+            transport.start(self.sink)
         self._schedule()
         self.scheduler.start()
         log.info("gateway %s started with %s", self.node,
@@ -114,15 +115,19 @@ class Gateway:
         db.checkpoint(self.engine)
         return 0  # then sleep: the WAL needs copying every so often, not in a busy loop
 
-    def _receipts(self, conn: Connection, receipts: Sequence[DeliveryReceipt]) -> None:
-        outbox.apply_receipts(conn, receipts, self.clock())
+    def stored(self) -> None:
+        """The inbox committed messages (the inbox's `Listener`)."""
+        self._dispatch_worker.wake()
 
-    def _link_changed(self, health: LinkHealth) -> None:
-        """A transport's word on its link; one that came up wakes its senders at once (the
-        replies that waited for it go out now, not at the next poll)."""
-        if self.board.report(health):
-            for worker in self._senders_of.get(health.channel, ()):
-                worker.wake()
+    def urgent_coming(self) -> None:
+        """An officer's message is about to be committed (the inbox's `Listener`)."""
+        self.dispatcher.expect_urgent()
+
+    def _link_up(self, channel: str) -> None:
+        """A link came up: its senders go at once (the replies that waited for it go out now,
+        not at the next poll)."""
+        for worker in self._senders_of.get(channel, ()):
+            worker.wake()
 
     def _wake_senders(self) -> None:
         for worker in (*self._sender_workers, *self._urgent_workers):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
@@ -25,7 +25,9 @@ from storage.tables.messages import link_health
 class HealthBoard:
     """The latest word on each link, from the transports themselves, and each outage's start."""
 
-    def __init__(self, clock: Clock = utc_now) -> None:
+    def __init__(self, clock: Clock = utc_now,
+                 on_up: Callable[[str], None] = lambda channel: None) -> None:
+        self._on_up = on_up
         self._latest: dict[str, LinkHealth] = {}
         self._down_since: dict[str, dt.datetime] = {}
         self._clock = clock
@@ -38,8 +40,9 @@ class HealthBoard:
                 if channel not in self._latest:
                     self._down_since.setdefault(channel, since)
 
-    def report(self, health: LinkHealth) -> bool:
-        """Note a link's state; True when it has just come up (its senders have work)."""
+    def report(self, health: LinkHealth) -> None:
+        """Note a link's state (transports report every change); one that has just come up
+        is announced to `on_up` (its senders have work)."""
         with self._lock:
             before = self._latest.get(health.channel)
             self._latest[health.channel] = health
@@ -47,7 +50,8 @@ class HealthBoard:
                 self._down_since.pop(health.channel, None)
             else:
                 self._down_since.setdefault(health.channel, self._clock())
-            return health.up and (before is None or not before.up)
+        if health.up and (before is None or not before.up):
+            self._on_up(health.channel)
 
     def snapshot(self) -> list[LinkHealth]:
         with self._lock:

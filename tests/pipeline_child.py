@@ -17,7 +17,7 @@ from pathlib import Path
 from sms_gateway.config import from_dict
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
-from sms_gateway.pipeline.inbox import Inbox
+from sms_gateway.pipeline.sink import standalone
 from sms_gateway.transport import OutboundMessage, SendResult
 from storage.db import make_engine
 
@@ -36,9 +36,8 @@ def requests(count: int) -> list[tuple[str, str]]:
 def main(url: str, stage: str, count: int) -> None:
     engine = make_engine(url)
     if stage == "stored":
-        inbox = Inbox(engine)
         transport = LoopbackTransport("crash")
-        transport.start(inbox)
+        transport.start(standalone(engine))
         for sender, text in requests(count):
             transport.inject(sender, text)
         print("stored", flush=True)
@@ -46,7 +45,7 @@ def main(url: str, stage: str, count: int) -> None:
     config = from_dict({"database": {"url": url}}, base=Path.cwd())
     transport = HangingTransport("crash")
     gateway = Gateway(config, engine, [transport])
-    transport.start(gateway.inbox)
+    transport.start(gateway.sink)
     for sender, text in requests(count):
         transport.inject(sender, text)
     gateway.start()

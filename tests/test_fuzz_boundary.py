@@ -25,7 +25,7 @@ from sms_encoding import gsm7
 from sms_encoding.segments import measure
 from sms_gateway.modem import pdu as modem_pdu
 from sms_gateway.pipeline.dispatcher import Dispatcher
-from sms_gateway.pipeline.inbox import Inbox
+from sms_gateway.pipeline.sink import standalone
 from sms_gateway.simulate import simulate
 from sms_gateway.smpp import durable, pdu
 from sms_gateway.smpp.constants import Command, Status
@@ -170,7 +170,7 @@ def test_mutated_deliver_sm_through_the_session_and_the_store(engine, rules, siz
         events = session.receive_data(data)  # one read: stored as one group, as a link does
         assert session.state is State.BOUND
         received = [event for event in events if isinstance(event, Received)]
-        statuses = durable.store(Inbox(engine), received)
+        statuses = durable.store(standalone(engine), received)
         assert set(statuses) <= {Status.OK}, "a content failure was answered as an outage"
         valid_sequences = {100 + n for n, (_, phone) in enumerate(bodies) if phone}
         assert valid_sequences <= {event.sequence for event in received}

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from sms_gateway.pipeline import quarantine as q
 from sms_gateway.pipeline.inbox import Inbox
+from sms_gateway.pipeline.sink import standalone
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreError, Unreadable
 from storage.tables.messages import delivery_receipts, inbox, inbox_parts, quarantine
 from tests.conftest import NEIGHBOUR, RESIDENT
@@ -157,12 +158,7 @@ def test_the_database_itself_failing_still_raises_and_quarantines_nothing(engine
 
 
 def test_a_receipt_whose_id_cannot_be_stored_is_quarantined_the_others_recorded(engine, clock):
-    def record(conn, receipts):
-        conn.execute(delivery_receipts.insert(), [
-            {"channel": r.channel, "message_id": r.message_id, "state": r.state,
-             "error": r.error, "received_at": clock()} for r in receipts])
-
-    Inbox(engine, clock=clock, on_receipts=record).receipts([
+    standalone(engine, clock=clock).receipts([
         DeliveryReceipt("smpp:test", "1" * 5000, "DELIVRD"),
         DeliveryReceipt("smpp:test", "ab\0cd", "DELIVRD"),
         DeliveryReceipt("smpp:test", "42", "UNDELIV", error="\0err 034"),

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from sms_gateway.pipeline.inbox import Inbox
+from sms_gateway.pipeline.sink import PipelineSink, standalone
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, Unreadable
 from storage.db import make_engine
 from tests.test_modem_gateway_rig import pool_transport
@@ -23,19 +23,22 @@ from tests.test_modem_gateway_rig import pool_transport
 class CommitThenHang:
     """An `InboundSink` that commits through the real inbox, then never returns."""
 
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
+    def __init__(self, sink: PipelineSink) -> None:
+        self.sink = sink
 
     def store(self, parts: Sequence[InboundPart]) -> None:
-        self.inbox.store(parts)
+        self.sink.store(parts)
         print(f"stored {len(parts)}", flush=True)
         threading.Event().wait()
 
     def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
-        self.inbox.receipts(receipts)
+        self.sink.receipts(receipts)
 
     def set_aside(self, items: Sequence[Unreadable]) -> None:
-        self.inbox.set_aside(items)
+        self.sink.set_aside(items)
+
+    def is_urgent(self, sender: str) -> bool:
+        return self.sink.is_urgent(sender)
 
     def link_health(self, health: LinkHealth) -> None:
         pass
@@ -44,7 +47,7 @@ class CommitThenHang:
 def main(url: str, port: str) -> None:
     # No dispatcher: the restarted gateway must find the committed rows and answer them.
     transport = pool_transport([port])
-    transport.start(CommitThenHang(Inbox(make_engine(url))))
+    transport.start(CommitThenHang(standalone(make_engine(url))))
     threading.Event().wait()
 
 

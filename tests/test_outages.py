@@ -84,7 +84,7 @@ def run_senders(gateway: Gateway) -> None:
 def test_an_smsc_gone_for_forty_minutes_fails_no_reply_and_spends_no_attempt(
         config, engine, people, clock, smsc, smpp):
     gateway = Gateway(config, engine, [smpp], clock=clock)
-    smpp.start(gateway.inbox)  # the test turns the pipeline's wheels itself
+    smpp.start(gateway.sink)  # the test turns the pipeline's wheels itself
     wait_until(smpp.ready)
     smsc.inject(RESIDENT, "ВЫХОД 1", encoding="ucs2")
     smsc.inject(STRANGER, "hello")  # not a resident: an answer without a permit, no expiry
@@ -108,7 +108,7 @@ def test_an_smsc_gone_for_forty_minutes_fails_no_reply_and_spends_no_attempt(
 def test_a_permit_reply_that_cannot_leave_before_its_permit_ends_is_refunded(
         config, engine, people, clock, smsc, smpp):
     gateway = Gateway(config, engine, [smpp], clock=clock)
-    smpp.start(gateway.inbox)
+    smpp.start(gateway.sink)
     wait_until(smpp.ready)
     smsc.go_away()
     wait_until(lambda: not smpp.ready())
@@ -144,7 +144,7 @@ def test_the_senders_wake_when_their_link_binds_again_not_at_their_next_poll(
 def test_submits_cut_off_by_a_drop_are_handed_back_keeping_their_place_and_no_attempt(
         config, engine, people, clock, smsc, smpp):
     gateway = Gateway(config, engine, [smpp], clock=clock)
-    smpp.start(gateway.inbox)
+    smpp.start(gateway.sink)
     wait_until(smpp.ready)
     smsc.inject(RESIDENT, "ВЫХОД 1", encoding="ucs2")
     wait_until(lambda: count(engine, inbox) == 1)
@@ -179,7 +179,7 @@ def test_refusals_back_off_no_longer_than_retry_max_seconds(config, engine, peop
     loopback = LoopbackTransport("test")
     gateway = Gateway(tuned(config, send_attempts=20, retry_max_seconds=90), engine, [loopback],
                       clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.fail_sends = True
     loopback.inject(STRANGER, "hello")
     gateway.dispatcher.run_once()
@@ -197,7 +197,7 @@ def test_a_loopback_link_that_is_down_is_no_attempt_however_many_turns_pass(
         config, engine, people, clock):
     loopback = LoopbackTransport("test")
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.set_link(False)
     loopback.inject(STRANGER, "hello")
     gateway.dispatcher.run_once()
@@ -220,7 +220,7 @@ def test_replies_move_to_a_healthy_link_only_after_reroute_after_seconds_of_outa
     gateway = Gateway(tuned(config, reroute_after_seconds=45), engine, [flaky, steady],
                       clock=clock)
     for transport in (flaky, steady):
-        transport.start(gateway.inbox)
+        transport.start(gateway.sink)
     flaky.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
     clock.advance(minutes=5)  # an old reply (a flood's queue), then its link flaps
@@ -267,7 +267,7 @@ def test_smpp_replies_fall_back_to_modems_a_few_at_a_time_when_configured(engine
 def test_an_outage_keeps_its_start_across_a_restart_of_the_node(config, engine, people, clock):
     flaky = LoopbackTransport("flaky")
     first = Gateway(config, engine, [flaky], clock=clock, node="kinel-1")
-    flaky.start(first.inbox)
+    flaky.start(first.sink)
     flaky.set_link(False)
     went_down = clock()
     clock.advance(seconds=30)
@@ -276,7 +276,7 @@ def test_an_outage_keeps_its_start_across_a_restart_of_the_node(config, engine, 
     again = LoopbackTransport("flaky")
     second = Gateway(config, engine, [again], clock=clock, node="kinel-1")
     second.maintenance.resume_outages()
-    again.start(second.inbox)
+    again.start(second.sink)
     again.set_link(False)  # still down after the restart
     clock.advance(seconds=10)
     second.maintenance.snapshot_health()
@@ -314,7 +314,7 @@ def test_a_channel_is_down_only_while_no_node_has_it_up(clock):
 def lane(config, engine, people, clock) -> tuple[Gateway, LoopbackTransport]:
     loopback = LoopbackTransport("test")
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     return gateway, loopback
 
 

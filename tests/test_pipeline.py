@@ -61,7 +61,7 @@ def test_a_request_is_stored_decided_and_its_reply_sent(gateway, loopback, engin
 
 def test_a_batch_that_cannot_be_stored_is_not_acknowledged(config, engine, people, loopback):
     gateway = Gateway(config, engine, [loopback])
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE inbox"))
     with pytest.raises(StoreError):
@@ -74,11 +74,11 @@ def test_multipart_requests_are_reassembled_in_any_order_and_across_restarts(
     parts = [InboundPart("loopback:test", RESIDENT, piece, now, concat=Concat(77, 3, seq))
              for seq, piece in ((3, "агазин"), (1, "ВЫХОД "), (2, "м"))]
     first = Gateway(config, engine, [loopback])
-    loopback.start(first.inbox)
+    loopback.start(first.sink)
     loopback.inject_parts(parts[:2])
     assert count(engine, inbox_parts) == 2 and count(engine, inbox) == 0
     second = Gateway(config, engine, [loopback])  # a restart: only the database remains
-    loopback.start(second.inbox)
+    loopback.start(second.sink)
     loopback.inject_parts(parts[2:])
     assert second.dispatcher.run_once().messages == 1
     with engine.connect() as conn:
@@ -88,7 +88,7 @@ def test_multipart_requests_are_reassembled_in_any_order_and_across_restarts(
 
 def test_the_same_sim_message_stored_twice_is_one_message(config, engine, people, loopback):
     gateway = Gateway(config, engine, [loopback])
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     now = dt.datetime.now(dt.UTC)
     single = InboundPart("loopback:test", RESIDENT, "ВЫХОД 1", now, dedup_key="m1:ts1")
     parts = [InboundPart("loopback:test", RESIDENT, t, now, dedup_key=f"m1:ts2:{i}",
@@ -101,7 +101,7 @@ def test_the_same_sim_message_stored_twice_is_one_message(config, engine, people
 def test_parts_whose_siblings_never_come_are_handled_after_the_timeout(config, engine, people,
                                                                       loopback, clock):
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.inject_parts([InboundPart("loopback:test", RESIDENT, "ВЫХОД 1", clock(),
                                        concat=Concat(5, 2, 1))])
     gateway.maintenance.maintain()
@@ -114,7 +114,7 @@ def test_parts_whose_siblings_never_come_are_handled_after_the_timeout(config, e
 def test_an_expired_unsent_permit_reply_is_dropped_and_its_slot_refunded(
         config, engine, people, loopback, clock):
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.fail_sends = True
     loopback.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
@@ -141,7 +141,7 @@ def test_officers_overtake_a_queued_flood(config, engine, people, loopback, cloc
         registry.import_residents(conn, io.StringIO(csv), "RU", clock())
     gateway = Gateway(config, engine, [loopback], clock=clock)
     gateway.dispatcher.batch_size = 100
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.inject_parts([InboundPart("loopback:test", f"+7927100{n:04d}", "ВЫХОД 1", clock())
                            for n in range(600)])
     loopback.inject(OFFICER, "ПРОВЕРКА K7MQ-3DXA")
@@ -163,7 +163,7 @@ def test_an_officer_stored_while_the_dispatcher_waits_for_its_turn_goes_first(
     import threading
 
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     gateway.dispatcher.run_once()  # the start-up look at the fast lane, on an empty inbox
     with engine.connect() as conn:
         gateway.inbox.officers.includes(conn, OFFICER)  # the officers' numbers, loaded
@@ -192,7 +192,7 @@ def test_an_automatic_sender_cannot_start_a_reply_loop(config, engine, people, c
     robot.on_send = lambda messages: [robot.inject(m.to, f"Auto-reply: {m.text}")
                                       for m in messages]
     gateway = Gateway(config, engine, [robot], clock=clock)
-    robot.start(gateway.inbox)
+    robot.start(gateway.sink)
     robot.inject(STRANGER, "hello")
     for _ in range(50):
         gateway.dispatcher.run_once()
@@ -213,7 +213,7 @@ def test_delivery_receipts_record_the_real_outcome(gateway, loopback, engine):
     wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 2)
     with engine.connect() as conn:
         ids = dict(conn.execute(select(outbox.c.recipient, outbox.c.transport_message_id)).all())
-    gateway.inbox.receipts([DeliveryReceipt("loopback:test", ids[RESIDENT], "DELIVRD"),
+    gateway.sink.receipts([DeliveryReceipt("loopback:test", ids[RESIDENT], "DELIVRD"),
                             DeliveryReceipt("loopback:test", ids[STRANGER], "UNDELIV", "err:1")])
     with engine.connect() as conn:
         states = dict(conn.execute(select(outbox.c.recipient, outbox.c.state)).all())
@@ -223,7 +223,7 @@ def test_delivery_receipts_record_the_real_outcome(gateway, loopback, engine):
 def test_failed_sends_are_retried_with_backoff_then_marked_failed(config, engine, people,
                                                                  loopback, clock):
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.fail_sends = True
     loopback.inject(STRANGER, "hello")
     gateway.dispatcher.run_once()
@@ -241,8 +241,8 @@ def test_replies_for_a_channel_that_went_away_move_to_a_healthy_one(config, engi
                                                                    clock):
     old, new = LoopbackTransport("old"), LoopbackTransport("new")
     gateway = Gateway(config, engine, [new], clock=clock)
-    old.start(gateway.inbox)
-    new.start(gateway.inbox)
+    old.start(gateway.sink)
+    new.start(gateway.sink)
     old.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
     clock.advance(seconds=31)
@@ -299,7 +299,7 @@ def test_a_message_that_breaks_the_rules_is_set_aside_and_the_rest_are_handled(
 
     gateway = Gateway(config, engine, [loopback])
     gateway.dispatcher.rules = BrittleRules(config.rules)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.inject_parts([InboundPart("loopback:test", s, t, dt.datetime.now(dt.UTC))
                            for s, t in ((RESIDENT, "ВЫХОД 1"), (STRANGER, "boom"),
                                         (OFFICER, "ВЫХОД 2"))])
@@ -314,7 +314,7 @@ def test_a_message_that_breaks_the_rules_is_set_aside_and_the_rest_are_handled(
 def test_a_reply_that_may_have_reached_the_phone_is_not_refunded(config, engine, people,
                                                                 loopback, clock):
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
     with engine.begin() as conn:  # a sender claimed it, then its node died
@@ -331,7 +331,7 @@ def test_a_reply_that_may_have_reached_the_phone_is_not_refunded(config, engine,
 def test_a_reused_reference_never_loses_the_new_messages_waiting_parts(
         config, engine, people, loopback, clock):
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
 
     def part(seq: int, text: str, key: str) -> InboundPart:
         return InboundPart("loopback:test", RESIDENT, text, clock(), dedup_key=key,
@@ -351,7 +351,7 @@ def test_a_reused_reference_never_loses_the_new_messages_waiting_parts(
 def test_a_receipt_missed_by_both_transactions_is_applied_by_the_scheduler(
         config, engine, people, loopback, clock):
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
     gateway.senders[0].run_once()

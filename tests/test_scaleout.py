@@ -19,7 +19,7 @@ from permits import codes, registry
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
 from sms_gateway.pipeline import purge
-from sms_gateway.pipeline.inbox import Inbox
+from sms_gateway.pipeline.sink import standalone
 from storage.db import make_engine
 from storage.tables.ledger import daily_counts, outcomes, permits, residents, verifications
 from storage.tables.messages import inbox, nodes, outbox
@@ -51,7 +51,7 @@ def test_postgres_notifications_wake_another_node_long_before_its_poll(database_
     try:
         time.sleep(0.5)  # the listener is connected and the first poll is behind us
         other_engine = make_engine(database_url)
-        storing_node = Inbox(other_engine)  # another node's transport stores the message
+        storing_node = standalone(other_engine)  # another node's transport stores the message
         LoopbackTransport("wake").start(storing_node)
         started = time.monotonic()
         transport_other = LoopbackTransport("wake")
@@ -139,7 +139,7 @@ def test_retention_forgets_old_messages_and_permits_but_keeps_daily_counts(
     old = clock()
     loopback = LoopbackTransport("old")
     gateway = Gateway(config, engine, [loopback], clock=clock)
-    loopback.start(gateway.inbox)
+    loopback.start(gateway.sink)
     loopback.inject(RESIDENT, "ВЫХОД 1")
     gateway.dispatcher.run_once()
     gateway.senders[0].run_once()

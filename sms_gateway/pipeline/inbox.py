@@ -1,17 +1,11 @@
 """The durable inbox: what a transport hands over is committed before it may acknowledge.
 
 Every batch passes the gate first (`gate`: text normalised, every value checked against its
-column). Single messages go straight to `inbox` (deduplicated by the transport's identity,
-where it gives one); parts of concatenated ones go through `reassembly` first. Officers'
-messages are marked for the dispatcher's fast lane.
-
-No message stops the others (rule 8): a batch the database refuses for what one of its items
-holds is stored again in a fresh transaction, halving it under savepoints until the culprits
-stand alone; they go to the quarantine in that same transaction and the call returns as if
-all were stored. Only a failure of the database itself raises StoreError. Savepoints rather
-than a transaction per half: the good items still commit together (one fsync), and SQLite's
-write lock is taken once; a batch of 1,000 with one culprit costs about 20 savepoints
-(bench/RESULTS.md, "poison batch").
+column) and is written by the `guarded.GuardedWriter`, so a message the database refuses for
+what it holds is quarantined and stops no other (rule 8). Single messages go straight to
+`inbox` (deduplicated by the transport's identity, where it gives one); parts of concatenated
+ones go through `reassembly` first. Officers' messages are marked for the dispatcher's fast
+lane, and the dispatcher is told (`Listener`).
 """
 
 from __future__ import annotations
@@ -19,24 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.pipeline import gate, quarantine
 from sms_gateway.pipeline.gate import Refused
+from sms_gateway.pipeline.guarded import GuardedWriter
 from sms_gateway.pipeline.notify import INBOX, notify
 from sms_gateway.pipeline.officers import OfficerNumbers
 from sms_gateway.pipeline.reassembly import Reassembly
-from sms_gateway.pipeline.store_errors import StoreOutage, is_content_failure, store_failure
-from sms_gateway.transport import (
-    DeliveryReceipt,
-    InboundPart,
-    LinkHealth,
-    StoreError,
-    Unreadable,
-)
+from sms_gateway.pipeline.store_errors import is_content_failure, store_failure
+from sms_gateway.transport import InboundPart, Unreadable
 from storage.bulk import Bulk
 from storage.db import transaction
 from storage.dialect import insert_for
@@ -45,25 +34,40 @@ from storage.tables.messages import InboxState, inbox
 log = logging.getLogger(__name__)
 # A message stored twice (a transport's redelivery with the same dedup key) is kept once.
 _INSERT = Bulk(lambda dialect: insert_for(dialect, inbox).on_conflict_do_nothing())
-Item = InboundPart | DeliveryReceipt
-# Writes a batch on a connection; True when something for the dispatcher's fast lane was in it.
-Write = Callable[[Connection, Sequence], bool]
+
+
+class Listener(Protocol):
+    """Who wants to know what the inbox stored: the dispatcher of this node."""
+
+    def stored(self) -> None:
+        """Messages were committed (after COMMIT)."""
+
+    def urgent_coming(self) -> None:
+        """An officer's or USSD message is about to be committed (before COMMIT, while the
+        inbox holds SQLite's write turn: a dispatcher waiting for it claims the fast lane)."""
+
+
+class _Nobody:
+    def stored(self) -> None:
+        pass
+
+    def urgent_coming(self) -> None:
+        pass
 
 
 class Inbox:
-    """The pipeline's `InboundSink`: stores batches, then wakes the dispatcher."""
+    """Stores batches of inbound parts (and what could not be decoded), then tells the
+    dispatcher. The messages' part of the pipeline's `InboundSink` (see `sink`)."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now,
-                 on_stored: Callable[[], None] = lambda: None,
-                 expect_urgent: Callable[[], None] = lambda: None,
-                 on_receipts: Callable[[Connection, Sequence[DeliveryReceipt]], None] | None = None,
-                 on_health: Callable[[LinkHealth], None] = lambda health: None) -> None:
+                 listener: Listener | None = None,
+                 writer: GuardedWriter | None = None) -> None:
         self.engine, self.clock = engine, clock
         self.officers = OfficerNumbers(clock)
         self.reassembly = Reassembly(self._store_message)
-        self._on_stored, self._on_receipts, self._on_health = on_stored, on_receipts, on_health
-        self._expect_urgent = expect_urgent
-        self._outage = StoreOutage()
+        self._listener = listener or _Nobody()
+        self.writer = writer or GuardedWriter(engine, clock)
+        self.writer.told_urgent = self._listener.urgent_coming
 
     def store(self, parts: Sequence[InboundPart]) -> list[Refused]:
         """Commit every part in one transaction; returns what was quarantined instead. Raises
@@ -72,22 +76,15 @@ class Inbox:
             return []
         admitted, refused = gate.screen_parts(parts)
         urgent = any(self.is_urgent(part.sender) for part in admitted[:50])
-        refused += self._commit(admitted, refused, self._store_in, urgent, len(parts))
-        self._on_stored()
+        refused += self.writer.commit(admitted, refused, self._store_in, urgent=urgent,
+                                      count=len(parts))
+        self._listener.stored()
         return refused
-
-    def receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
-        """Record receipts like `store` records parts (a receipt no column holds is
-        quarantined); without a receipt handler they are dropped."""
-        if not receipts or self._on_receipts is None:
-            return
-        admitted, refused = gate.screen_receipts(receipts)
-        self._commit(admitted, refused, self._record_receipts, False, len(receipts))
 
     def set_aside(self, items: Sequence[Unreadable]) -> None:
         """Quarantine what a transport could not decode; StoreError if that failed."""
         if items:
-            self._commit([], list(items), self._store_in, False, len(items))
+            self.writer.commit([], list(items), self._store_in, urgent=False, count=len(items))
 
     def release(self, entry_id: int, also: Callable[[Connection], None] = lambda conn: None
                 ) -> None:
@@ -110,65 +107,7 @@ class Inbox:
                 raise
             raise quarantine.QuarantineError(f"entry #{entry_id} is still refused:"
                                              f" {store_failure(exc)}") from exc
-        self._on_stored()
-
-    def _commit(self, items: Sequence[Item], refused: list, write: Write, urgent: bool,
-                count: int) -> list[Refused]:
-        """Write `items` and quarantine `refused` in one transaction; when the items' content
-        fails, again with the culprits split off. Returns the culprits."""
-        try:
-            try:
-                self._transaction(urgent, lambda conn: write(conn, items), refused)
-                culprits: list[Refused] = []
-            except Exception as exc:
-                if not items or not is_content_failure(exc):
-                    raise
-                log.warning("inbox: a batch of %d was refused for what it holds (%s); storing"
-                            " it again without the culprits", len(items), store_failure(exc))
-                culprits = []
-                self._transaction(urgent, lambda conn: self._halves(conn, items, write,
-                                                                    culprits), refused, culprits)
-        except SQLAlchemyError as exc:
-            reason = store_failure(exc)
-            self._outage.failed(count, reason)
-            raise StoreError(reason) from exc
-        self._outage.recovered()
-        return culprits
-
-    def _transaction(self, urgent: bool, write: Callable[[Connection], bool],
-                     *quarantined: list) -> None:
-        with transaction(self.engine, urgent=urgent) as conn:
-            if write(conn):
-                # Told before COMMIT, while this transaction holds the write turn: a
-                # dispatcher waiting for it then claims the fast lane first.
-                self._expect_urgent()
-            for held in quarantined:
-                quarantine.hold(conn, held, self.clock())
-
-    def _split(self, conn: Connection, items: Sequence[Item], write: Write,
-               culprits: list[Refused]) -> bool:
-        """Write what can be written, each half under a savepoint; a lone item that still
-        fails joins `culprits`. Raises what is not about the content."""
-        if not items:
-            return False
-        try:
-            with conn.begin_nested():
-                return write(conn, items)
-        except Exception as exc:
-            if not is_content_failure(exc):
-                raise
-            if len(items) == 1:
-                culprits.append(Refused(items[0], f"the database refused it:"
-                                                  f" {store_failure(exc)}"))
-                return False
-        return self._halves(conn, items, write, culprits)
-
-    def _halves(self, conn: Connection, items: Sequence[Item], write: Write,
-                culprits: list[Refused]) -> bool:
-        """`_split` each half of a batch known to fail as a whole."""
-        middle = len(items) // 2
-        first = self._split(conn, items[:middle], write, culprits)
-        return self._split(conn, items[middle:], write, culprits) or first
+        self._listener.stored()
 
     def _store_in(self, conn: Connection, parts: Sequence[InboundPart]) -> bool:
         """Store on `conn`; True when something for the fast lane was among the parts."""
@@ -185,14 +124,6 @@ class Inbox:
                 self.reassembly.store_part(conn, part, now)
                 urgent = urgent or bool(self._priority(conn, part))
         return urgent
-
-    def _record_receipts(self, conn: Connection, receipts: Sequence[DeliveryReceipt]) -> bool:
-        if receipts and self._on_receipts is not None:
-            self._on_receipts(conn, receipts)
-        return False
-
-    def link_health(self, health: LinkHealth) -> None:
-        self._on_health(health)
 
     def is_urgent(self, sender: str) -> bool:
         return self.officers.includes_now(self.engine, sender)

@@ -75,10 +75,10 @@ class Maintenance:
         return len(groups)
 
     def observe_links(self) -> None:
-        """Ask each transport how its link is (a change it did not report is noted too)."""
-        came_up = [self.board.report(transport.health()) for transport in self.transports]
-        if any(came_up):
-            self.wake()
+        """Ask each transport how its link is (a change it did not report is noted too: the
+        board wakes the senders of a link that came up)."""
+        for transport in self.transports:
+            self.board.report(transport.health())
 
     def snapshot_health(self) -> None:
         self.observe_links()
