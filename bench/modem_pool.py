@@ -34,6 +34,7 @@ from sms_gateway.modem.settings import ModemPoolSettings, ModemSettings
 from sms_gateway.modem.transport import ModemTransport
 from storage.db import make_engine
 from tools.sim_modem import SimModem
+from tools.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ("ВЫХОД магазин", "EXIT shop", "vyhod 2", "Выход*3", "выход в аптеку")
@@ -52,13 +53,6 @@ class Run:
     def per_minute(self) -> float:
         return self.requests / self.elapsed * 60
 
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"gave up waiting for {what} after {timeout:.0f} s")
-        time.sleep(0.01)
 
 
 def database(workdir: Path, modems: int, residents: int) -> str:
@@ -93,7 +87,7 @@ def run_pool(modems: int, args: argparse.Namespace, workdir: Path) -> Run:
     gateway = Gateway(config, engine, [transport])
     try:
         gateway.start()
-        wait_until(lambda: transport.health().details.get("healthy") == modems, 30, "modems up")
+        wait_for(lambda: transport.health().details.get("healthy") == modems, 30, "modems up")
         started = time.perf_counter()
         for n in range(args.requests):
             sims[n % modems].inject(resident_phone(n), TEXTS[n % len(TEXTS)])
@@ -106,7 +100,7 @@ def run_pool(modems: int, args: argparse.Namespace, workdir: Path) -> Run:
             return total
 
         ceiling = args.requests * (args.send_delay + 1) * 2 + 60
-        wait_until(lambda: sent() >= args.requests, ceiling, "every reply")
+        wait_for(lambda: sent() >= args.requests, ceiling, "every reply")
         elapsed = time.perf_counter() - started
         counts = [len(sim.sent()) for sim in sims]
     finally:

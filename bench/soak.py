@@ -43,7 +43,7 @@ from sms_gateway.smpp.transport import SmppTransport
 from storage.db import make_engine
 from storage.tables.messages import quarantine
 from tests.faults_support import KeepingSmsc, Request
-from tests.test_modem_gateway_rig import pool_transport, replies_of
+from tests.modem_gateway_rig import pool_transport, replies_of
 from tools.sim_modem import SimModem
 from tools.simsmsc.kit import local_settings
 from tools.simsmsc.messages import mo_messages

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ from sms_gateway.smpp.constants import Status
 from storage.tables.ledger import districts, permits, residents
 from storage.tables.messages import inbox, outbox
 from tests.pg_server import PostgresServer
+from tools import waiting
 from tools.simsmsc.messages import mo_messages
 from tools.simsmsc.simulator import SimSmsc, _Connection
 
@@ -67,16 +69,8 @@ def form(request: pytest.FixtureRequest) -> str:
 # -- waiting ---------------------------------------------------------------------------------
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 120.0, what: str = "") -> object:
-    """Poll until `condition` holds; the deadline is generous, the wait ends when it holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.05)
+# Fault tests wait for whole floods and restarts: a generous deadline, ended when it holds.
+wait_for = functools.partial(waiting.wait_for, timeout=120.0, interval=0.05)
 
 
 # -- the SMSC --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy import select as sql_select
 from storage.db import make_engine
 from storage.tables.console import audit_log
 from tests.conftest import ROOT
+from tools.waiting import wait_for
 
 
 def _free_port() -> int:
@@ -84,10 +85,8 @@ def test_the_demo_answers_an_sms_stops_cleanly_on_ctrl_c_and_starts_again_as_it_
     first = Terminal(env)
     first.read_until(b"modem sim0 up", timeout=240)
     _post(f"http://{control}/inject", {"sender": "+79270000001", "text": "ВЫХОД магазин"})
-    deadline = time.monotonic() + 60
-    while not (sent := _sent(f"http://{control}/sent")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert sent and "ПРОПУСК" in json.dumps(sent, ensure_ascii=False)
+    sent = wait_for(lambda: _sent(f"http://{control}/sent"), timeout=60, what="the reply")
+    assert "ПРОПУСК" in json.dumps(sent, ensure_ascii=False)
     assert first.interrupt() == 0
 
     second = Terminal(env)

@@ -36,10 +36,10 @@ from sms_gateway.smpp.states import BindKind, State
 from storage.tables.messages import inbox, outbox
 from tests.conftest import RESIDENT
 from tests.faults_support import FORMS, form
-from tests.test_modem_gateway_rig import service
-from tests.test_modem_harness import wait_until
+from tests.modem_gateway_rig import service
 from tools.sim_modem import SimModem
 from tools.simsmsc.kit import FakeClock, local_settings
+from tools.waiting import wait_for
 
 EXAMPLES = {"short": 12, "full": 300}
 MODEM_EXAMPLES = {"short": 3, "full": 40}
@@ -242,8 +242,8 @@ def test_random_pdus_on_the_sim_never_stop_the_modem(tmp_path: Path, config, eng
                 for line in lines:
                     sim.state.notify(line)
                 sim.inject(phone, "EXIT shop")
-                wait_until(lambda: running.replies_to(phone), 10, "the valid SMS answered")
-                wait_until(lambda: not sim.sim_messages(), 10, "the SIM emptied")
+                wait_for(lambda: running.replies_to(phone), 10, "the valid SMS answered")
+                wait_for(lambda: not sim.sim_messages(), 10, "the SIM emptied")
                 assert len(running.replies_to(phone)) == 1
                 assert running.modem_status("m0")["state"] == "up"
 

@@ -18,9 +18,9 @@ from permits import registry
 from storage.tables.ledger import permits, verifications
 from storage.tables.messages import inbox, outbox, quarantine
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, ROOT, STRANGER
-from tests.test_modem_gateway_rig import count, service
-from tests.test_modem_harness import wait_until
+from tests.modem_gateway_rig import count, service
 from tools.sim_modem import SimModem
+from tools.waiting import wait_for
 
 # 168 characters of Cyrillic: UCS2, three parts of at most 67.
 LONG_REQUEST = (
@@ -53,7 +53,7 @@ def test_cyrillic_and_latin_requests_are_answered_with_permits(
         s.sim.inject(NEIGHBOUR, "EXIT shop")
         s.wait_replies(2)
         [russian], [english] = s.replies_to(RESIDENT), s.replies_to(NEIGHBOUR)
-        wait_until(lambda: not s.sim.sim_messages(), what="SIM emptied after the commits")
+        wait_for(lambda: not s.sim.sim_messages(), what="SIM emptied after the commits")
     assert russian.text.startswith("ПРОПУСК ") and "магазин" in russian.text
     assert english.text.startswith("PERMIT ") and "shop" in english.text
     assert {code_in(russian.text), code_in(english.text)} == codes(engine)
@@ -67,7 +67,7 @@ def test_three_part_request_out_of_order_gives_exactly_one_permit(
     with service(tmp_path, config, engine) as s:
         injected = s.sim.inject(RESIDENT, LONG_REQUEST, shuffle=True)
         [reply] = s.wait_replies(1)
-        wait_until(lambda: not s.sim.sim_messages(), what="all three parts deleted")
+        wait_for(lambda: not s.sim.sim_messages(), what="all three parts deleted")
     assert len(injected.indexes) == 3
     assert reply.to == RESIDENT and reply.text.startswith("ПРОПУСК ")
     assert codes(engine) == {code_in(reply.text)}
@@ -83,7 +83,7 @@ def test_reply_needing_two_parts_arrives_as_two_parts_and_is_delivered(
         [reply] = s.wait_replies(1)
         parts = s.sim.sent()
         # A status report comes for each part; the row is delivered once both are.
-        wait_until(
+        wait_for(
             lambda: count(engine, outbox, outbox.c.state == "delivered") == 1,
             what="both parts' receipts applied",
         )
@@ -102,7 +102,7 @@ def test_sms_waiting_on_the_sim_before_start_up_are_all_handled(
         s.sim.inject(STRANGER, "ВЫХОД 1")
         s.start()
         s.wait_replies(3)
-        wait_until(lambda: not s.sim.sim_messages(), what="SIM emptied")
+        wait_for(lambda: not s.sim.sim_messages(), what="SIM emptied")
     assert {r.to for r in s.replies()} == {RESIDENT, NEIGHBOUR, STRANGER}
     assert len(codes(engine)) == 2  # the stranger is told they are not in the registry
     assert count(engine, inbox, inbox.c.state == "done") == 3
@@ -115,7 +115,7 @@ def test_a_crash_between_commit_and_delete_loses_nothing_and_issues_nothing_twic
         sim.inject(RESIDENT, "ВЫХОД магазин")
         sim.inject(NEIGHBOUR, LONG_REQUEST, shuffle=True)
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.test_modem_gateway_child", database_url, sim.device],
+            [sys.executable, "-m", "tests.modem_gateway_child", database_url, sim.device],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -130,8 +130,8 @@ def test_a_crash_between_commit_and_delete_loses_nothing_and_issues_nothing_twic
         assert count(engine, inbox) == 2
         with service(tmp_path, config, engine, sims=[sim]) as s:  # the restart
             s.wait_replies(2)
-            wait_until(lambda: not sim.sim_messages(), what="SIM emptied after the restart")
-            wait_until(
+            wait_for(lambda: not sim.sim_messages(), what="SIM emptied after the restart")
+            wait_for(
                 lambda: count(engine, outbox, outbox.c.state.in_(("sent", "delivered"))) == 2,
                 what="both replies recorded",
             )
@@ -144,14 +144,14 @@ def test_the_port_vanishing_and_coming_back_mid_flow(
 ) -> None:
     with service(tmp_path, config, engine) as s:
         s.sim.inject(RESIDENT, "ВЫХОД магазин")
-        wait_until(lambda: count(engine, inbox) == 1, what="first request stored")
+        wait_for(lambda: count(engine, inbox) == 1, what="first request stored")
         s.sim.vanish(1.0)  # its reply is on its way out or waiting: either way it must come
         s.sim.inject(NEIGHBOUR, "EXIT shop")  # lands on the SIM while the port is gone
-        wait_until(
+        wait_for(
             lambda: {r.to for r in s.replies()} == {RESIDENT, NEIGHBOUR},
             what="both answered after the port came back",
         )
-        wait_until(lambda: not s.sim.sim_messages(), what="SIM emptied")
+        wait_for(lambda: not s.sim.sim_messages(), what="SIM emptied")
     assert count(engine, permits) == 2 and count(engine, inbox) == 2
     assert {code_in(r.text) for r in s.replies()} == codes(engine)  # a resend repeats a code
 
@@ -165,7 +165,7 @@ def test_a_full_sim_is_drained(tmp_path: Path, config, engine, people, clock) ->
         assert s.sim.inject(RESIDENT, "ВЫХОД 1").rejected == 1  # the SIM is full
         s.start()
         s.wait_replies(30)
-        wait_until(lambda: not s.sim.sim_messages(), what="SIM drained")
+        wait_for(lambda: not s.sim.sim_messages(), what="SIM drained")
         s.sim.inject(RESIDENT, "ВЫХОД 1")  # room again
         s.wait_replies(31)
     assert {r.to for r in s.replies()} == {*numbers, RESIDENT}
@@ -213,7 +213,7 @@ def test_a_nul_or_an_undecodable_pdu_on_the_sim_stops_no_other_sms(
         sim.inject_pdu("0791974152000000040B91")  # cut off in the sender's address
         with service(tmp_path, config, engine, sims=[sim]) as s:
             s.wait_replies(2)
-            wait_until(lambda: not s.sim.sim_messages(), what="SIM emptied after the commit")
+            wait_for(lambda: not s.sim.sim_messages(), what="SIM emptied after the commit")
     finally:
         sim.stop()
     [issued], [status] = s.replies_to(RESIDENT), s.replies_to(NEIGHBOUR)

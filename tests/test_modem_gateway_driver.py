@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sms_gateway.modem.receipts import ReceiptBook
 from sms_gateway.transport import OutboundMessage
-from tests.test_modem_harness import rig, wait_until
+from tests.modem_harness import rig
+from tools.waiting import wait_for
 
 TO = "+79270000001"
 
@@ -16,7 +17,7 @@ TO = "+79270000001"
 def test_ids_stay_unique_when_the_modems_message_reference_wraps(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         results = r.transport.send([OutboundMessage(i, TO, f"reply {i}") for i in range(300)])
-        wait_until(lambda: len(r.sink.receipts_seen) == 300, what="a receipt for every send")
+        wait_for(lambda: len(r.sink.receipts_seen) == 300, what="a receipt for every send")
         references = [entry["reference"] for entry in r.sim.sent()]
     assert all(result.ok for result in results)
     assert references.count(1) == 2, "the simulator's TP-MR wrapped after 255"
@@ -29,8 +30,8 @@ def test_a_long_reply_gets_one_receipt_after_all_its_parts(tmp_path: Path) -> No
     text = "Пропуск выдан: магазин, до 14:30. Код K7QX-2M. Предъявите полиции по запросу."
     with rig(tmp_path) as r:
         [result] = r.transport.send([OutboundMessage(7, TO, text)])
-        wait_until(lambda: r.sink.receipts_seen, what="the message's receipt")
-        wait_until(
+        wait_for(lambda: r.sink.receipts_seen, what="the message's receipt")
+        wait_for(
             lambda: r.transport._pool.drivers[0].receipts.pending() == 0,  # type: ignore[union-attr]
             what="both parts' reports handled",
         )
@@ -47,8 +48,8 @@ def test_notifications_that_arrive_together_are_stored_in_one_transaction(
         r.sim.faults.urc_inside_response = True  # the three +CMTI come inside the next answer
         injected = r.sim.inject(TO, "ВЫХОД магазин " * 12)
         [result] = r.transport.send([OutboundMessage(1, TO, "hi")])
-        wait_until(lambda: len(r.sink.parts) == 3, what="all three parts stored")
-        wait_until(lambda: not r.sim.sim_messages(), what="and deleted")
+        wait_for(lambda: len(r.sink.parts) == 3, what="all three parts stored")
+        wait_for(lambda: not r.sim.sim_messages(), what="and deleted")
     assert result.ok and len(injected.indexes) == 3
     assert r.sink.store_calls == 1
 
@@ -74,7 +75,7 @@ def test_an_urgent_call_waits_for_one_sms_not_for_another_calls_batch(tmp_path: 
         bulk = threads.submit(
             r.transport.send, [OutboundMessage(i, TO, f"bulk {i}") for i in range(5)]
         )
-        wait_until(lambda: r.sim.sent(), what="the bulk batch under way")
+        wait_for(lambda: r.sim.sent(), what="the bulk batch under way")
         [urgent] = r.transport.send([OutboundMessage(99, "+79370000099", "ДЕЙСТВУЕТ")])
         assert urgent.ok and all(result.ok for result in bulk.result())
         order = [entry["text"] for entry in r.sim.sent()]
@@ -137,8 +138,8 @@ def test_the_status_names_the_network_and_forgets_it_when_the_modem_loses_it(
 ) -> None:
     with rig(tmp_path, poll_seconds=0.1) as r:
         driver = r.transport._pool.drivers[0]  # type: ignore[union-attr]
-        wait_until(lambda: driver.status.network == "MegaFon", what="the operator's name")
+        wait_for(lambda: driver.status.network == "MegaFon", what="the operator's name")
         r.sim.set_network(registration=2)  # searching: +COPS? names no operator
-        wait_until(lambda: driver.status.network == "", what="the name forgotten")
+        wait_for(lambda: driver.status.network == "", what="the name forgotten")
         details = r.transport.health().details["modems"]["m0"]  # type: ignore[index]
     assert details["network"] == "" and details["registration"] == "searching"

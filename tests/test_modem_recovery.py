@@ -13,8 +13,9 @@ from sms_gateway.modem.errors import PortLost
 from sms_gateway.modem.settings import ModemPoolSettings
 from sms_gateway.modem.transport import ModemTransport
 from sms_gateway.transport import OutboundMessage
-from tests.test_modem_harness import CollectingSink, Rig, fast_settings, rig, wait_until
+from tests.modem_harness import CollectingSink, Rig, fast_settings, rig
 from tools.sim_modem import SimModem
+from tools.waiting import wait_for
 
 SENDER = "+79270000001"
 
@@ -26,11 +27,11 @@ def modem_state(r: Rig, name: str = "m0") -> str:
 def test_port_vanishing_and_coming_back(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         r.sim.vanish(0.5)
-        wait_until(lambda: modem_state(r) == "down", what="modem seen down")
+        wait_for(lambda: modem_state(r) == "down", what="modem seen down")
         assert not r.transport.health().up
         r.sim.inject(SENDER, "ВЫХОД после")  # arrives while the port is gone
-        wait_until(lambda: modem_state(r) == "up", what="modem back up")
-        wait_until(lambda: r.sink.texts() == ["ВЫХОД после"], what="stored after reconnect")
+        wait_for(lambda: modem_state(r) == "up", what="modem back up")
+        wait_for(lambda: r.sink.texts() == ["ВЫХОД после"], what="stored after reconnect")
         [result] = r.transport.send([OutboundMessage(1, SENDER, "hi")])
         assert result.ok
 
@@ -38,16 +39,16 @@ def test_port_vanishing_and_coming_back(tmp_path: Path) -> None:
 def test_modem_that_stops_answering_is_reopened(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         r.sim.silence(1.0)
-        wait_until(lambda: modem_state(r) == "down", what="timeout noticed")
-        wait_until(lambda: modem_state(r) == "up", what="answering again")
+        wait_for(lambda: modem_state(r) == "down", what="timeout noticed")
+        wait_for(lambda: modem_state(r) == "up", what="answering again")
         r.sim.inject(SENDER, "EXIT again")
-        wait_until(lambda: r.sink.texts() == ["EXIT again"], what="stored")
+        wait_for(lambda: r.sink.texts() == ["EXIT again"], what="stored")
 
 
 def test_sends_during_an_outage_fail_temporarily_and_go_elsewhere(tmp_path: Path) -> None:
     with rig(tmp_path, count=2) as r:
         r.sims[0].vanish(30)
-        wait_until(lambda: modem_state(r, "m0") == "down", what="m0 down")
+        wait_for(lambda: modem_state(r, "m0") == "down", what="m0 down")
         results = r.transport.send([OutboundMessage(i, SENDER, "hi") for i in range(3)])
         assert all(result.ok for result in results)
         assert len(r.sims[1].sent()) == 3
@@ -56,7 +57,7 @@ def test_sends_during_an_outage_fail_temporarily_and_go_elsewhere(tmp_path: Path
 def test_health_shows_signal_registration_and_last_seen(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         r.sim.set_network(rssi=7)
-        wait_until(lambda: r.transport.health().details["modems"]["m0"]["signal_rssi"] == 7)  # type: ignore[index]
+        wait_for(lambda: r.transport.health().details["modems"]["m0"]["signal_rssi"] == 7)  # type: ignore[index]
         health = r.transport.health()
         details = health.details["modems"]["m0"]  # type: ignore[index]
     assert health.channel == "modem:test" and health.kind == "modem" and health.up
@@ -68,7 +69,7 @@ def test_health_shows_signal_registration_and_last_seen(tmp_path: Path) -> None:
 def test_unregistered_modem_is_not_used_for_sending(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         r.sim.set_network(registration=2)  # searching
-        wait_until(lambda: not r.transport.health().up, what="pool down")
+        wait_for(lambda: not r.transport.health().up, what="pool down")
         [result] = r.transport.send([OutboundMessage(1, SENDER, "hi")])
     assert not result.ok and not result.permanent and result.deferred
 
@@ -78,10 +79,10 @@ def test_a_pool_without_a_modem_up_is_not_ready_and_its_sends_are_no_attempt(
     with rig(tmp_path) as r:
         assert r.transport.ready()
         r.sim.vanish(1.0)
-        wait_until(lambda: not r.transport.ready(), what="pool not ready")
+        wait_for(lambda: not r.transport.ready(), what="pool not ready")
         [result] = r.transport.send([OutboundMessage(1, SENDER, "waits")])
         assert not result.ok and result.deferred  # waiting for a modem is not an attempt
-        wait_until(r.transport.ready, what="the modem back")
+        wait_for(r.transport.ready, what="the modem back")
         assert r.transport.send([OutboundMessage(2, SENDER, "now")])[0].ok
 
 
@@ -91,7 +92,7 @@ def test_sim_pin_is_entered(tmp_path: Path) -> None:
         transport = ModemTransport(settings)
         transport.start(CollectingSink())
         try:
-            wait_until(lambda: transport.health().up, what="unlocked and up")
+            wait_for(lambda: transport.health().up, what="unlocked and up")
         finally:
             transport.stop()
 
@@ -102,7 +103,7 @@ def test_wrong_pin_is_not_retried(tmp_path: Path) -> None:
         transport = ModemTransport(settings)
         transport.start(CollectingSink())
         try:
-            wait_until(
+            wait_for(
                 lambda: transport.health().details["modems"]["m0"]["state"] == "failed",  # type: ignore[index]
                 what="PIN failure reported",
             )

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from sms_gateway.transport import OutboundMessage
-from tests.test_modem_harness import rig, wait_until
+from tests.modem_harness import rig
+from tools.waiting import wait_for
 
 TO = "+79270000001"
 
@@ -37,7 +38,7 @@ def test_reply_needing_two_parts_goes_as_two_pdus(tmp_path: Path) -> None:
 def test_status_report_becomes_a_delivery_receipt(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         [result] = r.transport.send([OutboundMessage(1, TO, "hi")])
-        wait_until(lambda: r.sink.receipts_seen, what="receipt")
+        wait_for(lambda: r.sink.receipts_seen, what="receipt")
     [receipt] = r.sink.receipts_seen
     assert (receipt.channel, receipt.message_id, receipt.state) == (
         "modem:test",

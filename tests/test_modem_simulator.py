@@ -12,7 +12,7 @@ import pytest
 import serial
 
 from sms_gateway.modem.pdu import decode_deliver, encode_submit
-from tests.test_modem_harness import ROOT
+from tests.modem_harness import ROOT
 from tools.sim_modem import SimModem
 
 

@@ -18,8 +18,9 @@ from sms_gateway.modem.settings import ModemPoolSettings, ModemSettings
 from sms_gateway.modem.transport import ModemTransport
 from tests.deploy_support import KIT
 from tests.install_support import ROOT
-from tests.test_modem_harness import CollectingSink, wait_until
+from tests.modem_harness import CollectingSink
 from tools.sim_modem import SimModem
+from tools.waiting import wait_for
 
 GUIDE = ROOT / "docs" / "modems.md"
 NAME = "kinel-1"
@@ -74,7 +75,7 @@ def test_every_log_line_the_guide_quotes_is_what_the_driver_logs(tmp_path, caplo
     for what, situation in situations(tmp_path):
         caplog.clear()
         with situation:
-            wait_until(lambda: any(r.levelno >= logging.WARNING for r in caplog.records),
+            wait_for(lambda: any(r.levelno >= logging.WARNING for r in caplog.records),
                        timeout=30, what=what)
         logged |= {f"{r.levelname} {r.name}: {r.getMessage()}" for r in caplog.records
                    if r.levelno >= logging.WARNING}
@@ -89,7 +90,7 @@ def test_a_refused_pin_is_never_shown_or_logged(tmp_path, caplog):
             ModemSettings(NAME, sim.device, pin="4321"),)))
         transport.start(CollectingSink())
         try:
-            wait_until(lambda: transport.health().details["modems"][NAME]["state"] == "failed",
+            wait_for(lambda: transport.health().details["modems"][NAME]["state"] == "failed",
                        what="PIN refused")
             shown = str(transport.health().details)
         finally:

@@ -29,8 +29,9 @@ from sms_gateway.transport import InboundPart
 from storage.tables.ledger import permits
 from storage.tables.messages import inbox, outbox
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, STRANGER
-from tools.simsmsc.kit import local_settings, wait_until
+from tools.simsmsc.kit import local_settings
 from tools.simsmsc.simulator import SimSmsc
+from tools.waiting import wait_for
 
 
 def count(engine, table, *where) -> int:
@@ -85,20 +86,20 @@ def test_an_smsc_gone_for_forty_minutes_fails_no_reply_and_spends_no_attempt(
         config, engine, people, clock, smsc, smpp):
     gateway = Gateway(config, engine, [smpp], clock=clock)
     smpp.start(gateway.sink)  # the test turns the pipeline's wheels itself
-    wait_until(smpp.ready)
+    wait_for(smpp.ready)
     smsc.inject(RESIDENT, "ВЫХОД 1", encoding="ucs2")
     smsc.inject(STRANGER, "hello")  # not a resident: an answer without a permit, no expiry
-    wait_until(lambda: count(engine, inbox) == 2)
+    wait_for(lambda: count(engine, inbox) == 2)
     gateway.dispatcher.run_once()
     smsc.go_away()
-    wait_until(lambda: not smpp.ready())
+    wait_for(lambda: not smpp.ready())
     for _ in range(40):  # a minute at a time: the senders poll, the scheduler runs
         run_senders(gateway)
         gateway.maintenance.maintain()
         clock.advance(minutes=1)
     assert [(r.state, r.attempts) for r in replies(engine)] == [("pending", 0)] * 2
     smsc.come_back()
-    wait_until(smpp.ready)
+    wait_for(smpp.ready)
     run_senders(gateway)
     assert [(r.state, r.attempts) for r in replies(engine)] == [("sent", 1)] * 2
     assert sorted(s.to for s in smsc.submits) == sorted(p.lstrip("+") for p in (RESIDENT,
@@ -109,9 +110,9 @@ def test_a_permit_reply_that_cannot_leave_before_its_permit_ends_is_refunded(
         config, engine, people, clock, smsc, smpp):
     gateway = Gateway(config, engine, [smpp], clock=clock)
     smpp.start(gateway.sink)
-    wait_until(smpp.ready)
+    wait_for(smpp.ready)
     smsc.go_away()
-    wait_until(lambda: not smpp.ready())
+    wait_for(lambda: not smpp.ready())
     gateway.inbox.store([InboundPart(smpp.channel, RESIDENT, "ВЫХОД 1", clock())])
     gateway.dispatcher.run_once()
     clock.advance(minutes=61)
@@ -127,13 +128,13 @@ def test_the_senders_wake_when_their_link_binds_again_not_at_their_next_poll(
     gateway = Gateway(tuned(config, poll_seconds=60), engine, [smpp])
     gateway.start()
     try:
-        wait_until(smpp.ready)
+        wait_for(smpp.ready)
         smsc.go_away()
-        wait_until(lambda: not smpp.ready())
+        wait_for(lambda: not smpp.ready())
         now = dt.datetime.now(dt.UTC)
         gateway.inbox.store([InboundPart(smpp.channel, RESIDENT, "ВЫХОД 1", now),
                              InboundPart(smpp.channel, OFFICER, "ПРОВЕРКА K7MQ-3DXA", now)])
-        wait_until(lambda: count(engine, outbox, outbox.c.state == "pending") == 2)
+        wait_for(lambda: count(engine, outbox, outbox.c.state == "pending") == 2)
         smsc.come_back()  # the next poll is a minute away
         smsc.wait(lambda: len(smsc.submits) == 2, timeout=30)
     finally:
@@ -145,23 +146,23 @@ def test_submits_cut_off_by_a_drop_are_handed_back_keeping_their_place_and_no_at
         config, engine, people, clock, smsc, smpp):
     gateway = Gateway(config, engine, [smpp], clock=clock)
     smpp.start(gateway.sink)
-    wait_until(smpp.ready)
+    wait_for(smpp.ready)
     smsc.inject(RESIDENT, "ВЫХОД 1", encoding="ucs2")
-    wait_until(lambda: count(engine, inbox) == 1)
+    wait_for(lambda: count(engine, inbox) == 1)
     gateway.dispatcher.run_once()
     [before] = replies(engine)
     smsc.faults.silent = True  # written, never answered: then the link drops
     sending = threading.Thread(target=gateway.senders[0].run_once)
     sending.start()
-    wait_until(lambda: smpp.health().details["window_in_use"] == 1)
+    wait_for(lambda: smpp.health().details["window_in_use"] == 1)
     smsc.drop()
     sending.join(10)
     gateway.senders[0].flush()
     smsc.faults.silent = False
-    wait_until(smpp.ready)
+    wait_for(smpp.ready)
     clock.advance(seconds=5)
     smsc.inject(NEIGHBOUR, "ВЫХОД 2", encoding="ucs2")  # a newer reply joins the queue
-    wait_until(lambda: count(engine, inbox) == 2)
+    wait_for(lambda: count(engine, inbox) == 2)
     gateway.dispatcher.run_once()
     first = Sender(engine, smpp, config.pipeline, clock=clock, batch_size=1)
     first.run_once()

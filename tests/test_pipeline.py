@@ -21,16 +21,7 @@ from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreErr
 from storage.tables.ledger import permits
 from storage.tables.messages import delivery_receipts, inbox, inbox_parts, outbox
 from tests.conftest import OFFICER, RESIDENT, ROOT, STRANGER
-
-
-def wait_for(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+from tools.waiting import wait_for
 
 
 def count(engine, table, *where) -> int:
@@ -273,8 +264,10 @@ def test_a_crash_loses_nothing_and_issues_no_second_permit(stage, database_url, 
     assert count(engine, inbox) == 50
     quick = dataclasses.replace(config, pipeline=dataclasses.replace(
         config.pipeline, claim_timeout_seconds=1))
-    gateway = Gateway(quick, engine, [LoopbackTransport("crash"), loopback])
-    time.sleep(1.1)
+    # The claim timeout has passed for the rows the crash left `sending` (no sleep: the
+    # gateway's clock runs two seconds ahead).
+    gateway = Gateway(quick, engine, [LoopbackTransport("crash"), loopback],
+                      clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
     gateway.start()
     gateway.maintenance.maintain()  # as the scheduler does: rows left in `sending` are sent again
     try:

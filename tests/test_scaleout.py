@@ -24,8 +24,8 @@ from storage.db import make_engine
 from storage.tables.ledger import daily_counts, outcomes, permits, residents, verifications
 from storage.tables.messages import inbox, nodes, outbox
 from tests.conftest import OFFICER, RESIDENT, ROOT
-from tests.test_pipeline import wait_for
 from tools.simsmsc.simulator import SimSmsc
+from tools.waiting import wait_for
 
 
 def test_a_node_writes_its_heartbeat_with_its_links(config, engine, people):

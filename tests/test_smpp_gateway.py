@@ -28,9 +28,10 @@ from sms_gateway.smpp.transport import SmppTransport
 from storage.tables.ledger import permits, verifications
 from storage.tables.messages import inbox, inbox_parts, outbox, quarantine
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT
-from tools.simsmsc.kit import local_settings, wait_until
+from tools.simsmsc.kit import local_settings
 from tools.simsmsc.messages import SubmitRecord, mo_messages
 from tools.simsmsc.simulator import SimSmsc, _Connection
+from tools.waiting import wait_for
 
 CODE = re.compile(r"\b([2-9A-Z]{4}-[2-9A-Z]{4})\b")
 _BINDS = (Command.BIND_TRANSCEIVER, Command.BIND_TRANSMITTER, Command.BIND_RECEIVER)
@@ -63,7 +64,7 @@ def start_gateway(config: Config, engine, port: int, **overrides: object) -> Gat
     transport = SmppTransport(local_settings(port, **overrides))
     gateway = Gateway(config, engine, [transport])
     gateway.start()
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
     return gateway
 
 
@@ -128,7 +129,7 @@ def test_concatenated_requests_in_any_order_make_one_permit_each(gateway, smsc, 
 
 def test_a_long_reply_leaves_in_parts_that_join_up(gateway, smsc, engine):
     smsc.inject(RESIDENT, "ПОМОЩЬ", encoding="ucs2")
-    wait_until(lambda: count(engine, outbox, outbox.c.state == "sent") == 1)
+    wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 1)
     parts = sorted(smsc.submits, key=lambda record: record.concat.seq)
     expected = gateway.rules.texts(english=False).help(gateway.rules.settings.reasons)
     assert len(parts) == len(segments.plan(expected).parts) > 1
@@ -145,11 +146,11 @@ def test_a_long_reply_leaves_in_parts_that_join_up(gateway, smsc, engine):
 def test_delivery_receipts_record_delivered_and_failed(gateway, smsc, engine):
     smsc.inject(RESIDENT, "ВЫХОД 1", encoding="ucs2")
     smsc.inject(NEIGHBOUR, "EXIT 2")
-    wait_until(lambda: count(engine, outbox, outbox.c.state == "sent") == 2)
+    wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 2)
     [delivered], [undelivered] = replies_to(smsc, RESIDENT), replies_to(smsc, NEIGHBOUR)
     smsc.receipt(delivered.message_id, "DELIVRD", recipient=delivered.to)
     smsc.receipt(undelivered.message_id, "UNDELIV", recipient=undelivered.to, form="text")
-    wait_until(lambda: count(engine, outbox, outbox.c.state.in_(("delivered", "failed"))) == 2)
+    wait_for(lambda: count(engine, outbox, outbox.c.state.in_(("delivered", "failed"))) == 2)
     with engine.connect() as conn:
         states = dict(conn.execute(select(outbox.c.recipient, outbox.c.state)).all())
     assert states == {RESIDENT: "delivered", NEIGHBOUR: "failed"}
@@ -213,7 +214,7 @@ def test_a_store_failure_is_refused_and_the_redelivery_handled_once(
 
     monkeypatch.setattr(gateway.inbox, "_insert_messages", insert_or_fail)
     smsc.inject(RESIDENT, "ВЫХОД магазин", encoding="ucs2")
-    wait_until(lambda: count(engine, outbox, outbox.c.state == "sent") == 1)
+    wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 1)
     statuses = [status for _, status in smsc.deliver_answers]
     assert statuses == [Status.TEMPORARY_APP_ERROR, Status.OK]
     assert len(smsc.submits) == 1 and smsc.submits[0].text.startswith("ПРОПУСК ")

@@ -15,8 +15,9 @@ import pytest
 from sms_gateway.smpp.constants import Status
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import InboundPart, OutboundMessage
-from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
+from tools.simsmsc.kit import RecordingSink, local_settings
 from tools.simsmsc.simulator import SimSmsc
+from tools.waiting import wait_for
 
 PHONE = "+79161234567"
 
@@ -45,7 +46,7 @@ def smsc() -> Iterator[SimSmsc]:
 def gated(smsc: SimSmsc) -> Iterator[tuple[SmppTransport, GatedSink]]:
     transport, sink = SmppTransport(local_settings(smsc.port)), GatedSink()
     transport.start(sink)
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
     yield transport, sink
     sink.gate.set()
     transport.stop()
@@ -69,7 +70,7 @@ def test_what_arrives_during_a_commit_is_stored_together_in_the_next(smsc, gated
     assert sink.waiting.wait(5)
     for n in range(5):
         smsc.inject(PHONE, f"then {n}")
-    wait_until(lambda: transport_backlog(gated) == 5)
+    wait_for(lambda: transport_backlog(gated) == 5)
     sink.gate.set()
     smsc.wait(lambda: len(smsc.deliver_answers) == 6)
     assert sink.store_calls == [1, 5]
@@ -80,9 +81,9 @@ def test_answers_for_a_connection_that_died_are_not_sent_on_the_next(smsc, gated
     smsc.inject(PHONE, "EXIT 1")
     assert sink.waiting.wait(5)
     smsc.drop()
-    wait_until(lambda: len(smsc.binds) == 2 and transport.health().up)
+    wait_for(lambda: len(smsc.binds) == 2 and transport.health().up)
     sink.gate.set()
-    wait_until(lambda: len(sink.parts) == 2)
+    wait_for(lambda: len(sink.parts) == 2)
     [second] = smsc.inject(PHONE, "EXIT 2")
     smsc.wait(lambda: second in [sequence for sequence, _ in smsc.deliver_answers])
     # The first message's answer belonged to the dead link and is never sent: the SMSC

@@ -18,7 +18,8 @@ from storage.tables.messages import outbox
 from tests.conftest import NEIGHBOUR, RESIDENT
 from tests.test_smpp_gateway import count
 from tests.test_smpp_peer import NodePeer, peer  # noqa: F401 (the fixture)
-from tools.simsmsc.kit import local_settings, wait_until
+from tools.simsmsc.kit import local_settings
+from tools.waiting import wait_for
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def gateway(config, engine, people, peer: NodePeer) -> Iterator[Gateway]:  # noq
     transport = SmppTransport(local_settings(peer.port))
     gateway = Gateway(config, engine, [transport])
     gateway.start()
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
     yield gateway
     gateway.stop()
 
@@ -39,10 +40,10 @@ def test_peer_requests_get_permits_and_receipts_are_kept(gateway, peer, engine):
     assert russian["message"].startswith("ПРОПУСК ") and russian["data_coding"] == 8
     assert latin["message"].startswith("PERMIT ") and latin["data_coding"] == 0
     assert [e["command_status"] for e in peer.wait_events("deliver_sm_resp", 2)] == [0, 0]
-    wait_until(lambda: count(engine, outbox, outbox.c.state == "sent") == 2)
+    wait_for(lambda: count(engine, outbox, outbox.c.state == "sent") == 2)
     peer.command("receipt", source_addr=RESIDENT[1:], message_id=russian["message_id"], state=2)
     peer.command("receipt", source_addr=NEIGHBOUR[1:], message_id=latin["message_id"], state=5)
-    wait_until(lambda: count(engine, outbox, outbox.c.state.in_(("delivered", "failed"))) == 2)
+    wait_for(lambda: count(engine, outbox, outbox.c.state.in_(("delivered", "failed"))) == 2)
     with engine.connect() as conn:
         states = dict(conn.execute(select(outbox.c.recipient, outbox.c.state)).all())
     assert states == {RESIDENT: "delivered", NEIGHBOUR: "failed"}

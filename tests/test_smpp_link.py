@@ -13,8 +13,9 @@ from sms_gateway.smpp.constants import Status
 from sms_gateway.smpp.pdu import ShortMessage
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage
-from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
+from tools.simsmsc.kit import RecordingSink, local_settings
 from tools.simsmsc.simulator import SimSmsc
+from tools.waiting import wait_for
 
 PHONE = "+79161234567"
 RUSSIAN = "Пропуск 7KQ-2M выдан: выход в магазин до 14:30. Покажите код полиции."
@@ -30,7 +31,7 @@ def connect(smsc: SimSmsc, **overrides: object) -> tuple[SmppTransport, Recordin
     transport = SmppTransport(local_settings(smsc.port, **overrides))
     sink = RecordingSink()
     transport.start(sink)
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
     return transport, sink
 
 
@@ -225,7 +226,7 @@ def test_undecodable_mo_is_set_aside_acknowledged_and_the_link_goes_on(smsc, lin
 def test_rebinds_after_the_smsc_drops_the_link(smsc, link):
     transport, _ = link
     smsc.drop()
-    wait_until(lambda: transport.health().details["reconnects"] >= 1 and transport.health().up)
+    wait_for(lambda: transport.health().details["reconnects"] >= 1 and transport.health().up)
     assert smsc.binds == ["transceiver", "transceiver"]
     assert transport.send([reply("again")])[0].ok
 
@@ -239,7 +240,7 @@ def test_half_open_link_is_detected_by_enquire_link(smsc):
         )
     )
     smsc.faults.silent = False
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
     transport.stop()
 
 
@@ -271,7 +272,7 @@ def test_generic_nack_is_a_temporary_failure(smsc, link):
 def test_unbind_from_the_smsc_is_answered_and_followed_by_a_rebind(smsc, link):
     transport, _ = link
     smsc.unbind()
-    wait_until(lambda: len(smsc.binds) == 2 and transport.health().up)
+    wait_for(lambda: len(smsc.binds) == 2 and transport.health().up)
     assert transport.send([reply("back")])[0].ok
 
 
@@ -296,7 +297,7 @@ def test_submits_on_the_wire_when_the_link_drops_come_back_as_maybe_sent_no_atte
     results: list = []
     sending = threading.Thread(target=lambda: results.extend(transport.send([reply("lost")])))
     sending.start()
-    wait_until(lambda: transport.health().details["window_in_use"] == 1)
+    wait_for(lambda: transport.health().details["window_in_use"] == 1)
     smsc.drop()
     sending.join(10)
     smsc.faults.silent = False
@@ -320,7 +321,7 @@ def test_wrong_password_keeps_the_link_down_and_says_why():
     with SimSmsc(credentials=("gateway", "other")) as smsc:
         transport = SmppTransport(local_settings(smsc.port))
         transport.start(RecordingSink())
-        wait_until(lambda: transport.health().details["last_error"])
+        wait_for(lambda: transport.health().details["last_error"])
         health = transport.health()
         [result] = transport.send([reply("no")])
         transport.stop()
@@ -331,7 +332,7 @@ def test_wrong_password_keeps_the_link_down_and_says_why():
 def test_stop_unbinds_cleanly(smsc, link):
     transport, _ = link
     transport.stop()
-    wait_until(lambda: smsc.bound_count() == 0)
+    wait_for(lambda: smsc.bound_count() == 0)
     assert not transport.health().up
 
 

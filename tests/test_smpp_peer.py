@@ -18,7 +18,8 @@ import pytest
 
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import Concat, DeliveryReceipt, OutboundMessage
-from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
+from tools.simsmsc.kit import RecordingSink, local_settings
+from tools.waiting import wait_for
 
 PEER = Path(__file__).parent / "smpp_peer"
 INSTALL = "npm ci --prefix tests/smpp_peer"
@@ -85,7 +86,7 @@ def start(peer: NodePeer, **overrides: object) -> tuple[SmppTransport, Recording
     transport = SmppTransport(local_settings(peer.port, **overrides))
     sink = RecordingSink()
     transport.start(sink)
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
     return transport, sink
 
 
@@ -189,4 +190,4 @@ def test_peer_enquire_link_and_unbind_are_answered(peer, link):
     peer.wait_event("enquire_link_resp")
     peer.command("unbind")
     peer.wait_event("unbind_resp")
-    wait_until(lambda: len(peer.wait_events("bound")) == 2 and transport.health().up)
+    wait_for(lambda: len(peer.wait_events("bound")) == 2 and transport.health().up)

@@ -14,7 +14,8 @@ import pytest
 
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.transport import OutboundMessage
-from tools.simsmsc.kit import RecordingSink, local_settings, wait_until
+from tools.simsmsc.kit import RecordingSink, local_settings
+from tools.waiting import wait_for
 
 SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "sim_smsc.py"
 
@@ -57,7 +58,7 @@ def test_control_api_injects_records_and_breaks_links(simulator):
     transport = SmppTransport(local_settings(smpp_port))
     sink = RecordingSink()
     transport.start(sink)
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
 
     call(
         f"{control}/inject",
@@ -74,7 +75,7 @@ def test_control_api_injects_records_and_breaks_links(simulator):
     assert sink.receipts_seen[0].message_id == result.transport_message_id
 
     call(f"{control}/faults", "POST", {"drop": True})
-    wait_until(lambda: transport.health().details["reconnects"] >= 1 and transport.health().up)
+    wait_for(lambda: transport.health().details["reconnects"] >= 1 and transport.health().up)
     assert call(f"{control}/status")["bound"] == 1
     transport.stop()
 

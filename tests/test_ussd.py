@@ -17,8 +17,9 @@ from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.ussd.http import blueprint
 from storage.tables.ledger import permits, verifications
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, STRANGER
-from tools.simsmsc.kit import local_settings, wait_until
+from tools.simsmsc.kit import local_settings
 from tools.simsmsc.simulator import SimSmsc
+from tools.waiting import wait_for
 
 CODE = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
 
@@ -114,13 +115,13 @@ def smpp_gateway(config, engine, people, smsc):
     transport = SmppTransport(local_settings(smsc.port))
     gateway = Gateway(config, engine, [transport])
     gateway.start()
-    wait_until(lambda: transport.health().up)
+    wait_for(lambda: transport.health().up)
     yield gateway
     gateway.stop()
 
 
 def _submits(smsc, count):
-    wait_until(lambda: len(smsc.submits) >= count, timeout=20)
+    wait_for(lambda: len(smsc.submits) >= count, timeout=20)
     return smsc.submits
 
 
@@ -141,7 +142,7 @@ def test_an_answer_after_the_session_expired_says_so(config, engine, people, sms
     gateway = Gateway(config, engine, [transport], clock=clock)
     gateway.start()
     try:
-        wait_until(lambda: transport.health().up)
+        wait_for(lambda: transport.health().up)
         smsc.inject(OFFICER, "*377#", ussd_op=1, ussd_session="0b02")
         _submits(smsc, 1)
         clock.advance(seconds=config.ussd.session_seconds + 1)
@@ -162,7 +163,7 @@ def test_officer_dials_the_code_directly_over_the_npm_smpp_peer(config, engine, 
     gateway = Gateway(config, engine, [transport])
     gateway.start()
     try:
-        wait_until(lambda: transport.health().up)
+        wait_for(lambda: transport.health().up)
         peer.command("deliver", source_addr=OFFICER[1:], text=f"*377*{code}#",
                      ussd_service_op=1, its_session_info="0c03")
         [submit] = peer.wait_events("submit_sm", 1, timeout=20)

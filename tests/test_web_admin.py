@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sms_gateway.web.app import MAX_UPLOAD_BYTES
 from storage.tables.ledger import districts, officers, permits, residents
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT
-from tests.test_web_support import audit_rows
+from tests.web_support import audit_rows
 
-pytest_plugins = ["tests.test_web_support"]  # the console fixtures
+pytest_plugins = ["tests.web_support"]  # the console fixtures
 YES = {"confirmed": "yes"}
 
 

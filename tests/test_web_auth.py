@@ -17,9 +17,9 @@ from sms_gateway.web.operators import (
 )
 from sms_gateway.web.secret import FILE_NAME
 from storage.tables.console import operators
-from tests.test_web_support import PASSWORD, Console, audit_rows
+from tests.web_support import PASSWORD, Console, audit_rows
 
-pytest_plugins = ["tests.test_web_support"]  # the console fixtures
+pytest_plugins = ["tests.web_support"]  # the console fixtures
 
 
 def test_pages_need_a_login_and_send_you_back_after_it(anonymous, operator):

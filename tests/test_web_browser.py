@@ -37,7 +37,7 @@ from sms_gateway.web.server import WebServer
 from storage.db import make_engine
 from storage.tables.ledger import permits
 from tests.conftest import OFFICER, ROOT
-from tests.test_web_support import PASSWORD, report_link, run_pipeline, send_replies
+from tests.web_support import PASSWORD, report_link, run_pipeline, send_replies
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ZBARIMG = shutil.which("zbarimg")

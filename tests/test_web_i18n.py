@@ -17,9 +17,9 @@ from sqlalchemy import select
 from storage.tables.console import operators
 from storage.tables.ledger import residents
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, ROOT, STRANGER
-from tests.test_web_support import Console, report_link, run_pipeline, send_replies
+from tests.web_support import Console, report_link, run_pipeline, send_replies
 
-pytest_plugins = ["tests.test_web_support"]  # the console fixtures
+pytest_plugins = ["tests.web_support"]  # the console fixtures
 TRANSLATIONS = ROOT / "sms_gateway" / "web" / "translations"
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 

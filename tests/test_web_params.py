@@ -8,7 +8,7 @@ from sqlalchemy import select
 from storage.tables.ledger import residents
 from tests.conftest import RESIDENT
 
-pytest_plugins = ["tests.test_web_support"]  # the console fixtures
+pytest_plugins = ["tests.web_support"]  # the console fixtures
 
 THOUSANDS = "9" * 5000  # int() refuses a string of more than 4300 digits
 

@@ -13,9 +13,9 @@ from storage.tables.messages import inbox, quarantine
 from tests.conftest import NEIGHBOUR, RESIDENT
 from tests.test_inbox_gate import allow_poison, forbid_poison
 from tests.test_web_status import _metrics
-from tests.test_web_support import audit_rows
+from tests.web_support import audit_rows
 
-pytest_plugins = ["tests.test_web_support"]  # the console fixtures
+pytest_plugins = ["tests.web_support"]  # the console fixtures
 
 CHANNEL = "smpp:mts"
 

@@ -13,9 +13,9 @@ from sms_gateway.config import from_dict
 from sms_gateway.web.app import create_app
 from storage.db import make_engine
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, SAMARA_RESIDENT, STRANGER
-from tests.test_web_support import CHANNEL, report_link, run_pipeline, send_replies
+from tests.web_support import CHANNEL, report_link, run_pipeline, send_replies
 
-pytest_plugins = ["tests.test_web_support"]  # the console fixtures
+pytest_plugins = ["tests.web_support"]  # the console fixtures
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from sms_gateway.smpp.settings import SmppSettings
@@ -94,12 +93,3 @@ def local_settings(port: int, **overrides: object) -> SmppSettings:
              "response_timeout_seconds": 2.0, "enquire_link_seconds": 30.0,
              "reconnect_min_seconds": 0.05, "reconnect_max_seconds": 0.2}
     return read(SmppSettings, "[[smpp]] test", table | overrides)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll `condition` (for state without a notifier); AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition never held")
-        time.sleep(0.005)

@@ -17,8 +17,9 @@ from sms_gateway.config import Config
 from sms_gateway.gateway import Gateway
 from sms_gateway.modem.settings import ModemPoolSettings
 from sms_gateway.modem.transport import ModemTransport
-from tests.test_modem_harness import fast_settings, wait_until
+from tests.modem_harness import fast_settings
 from tools.sim_modem import SimModem
+from tools.waiting import wait_for
 
 POOL = "pool"  # the name `transports.build` gives the configured modems
 
@@ -82,7 +83,7 @@ class Service:
 
     def start(self) -> Service:
         self.gateway.start()
-        wait_until(
+        wait_for(
             lambda: self.transport.health().details.get("healthy") == len(self.sims),
             what="every modem up",
         )
@@ -95,7 +96,7 @@ class Service:
         return [reply for reply in self.replies() if reply.to == number]
 
     def wait_replies(self, total: int, what: str = "replies") -> list[Reply]:
-        wait_until(lambda: len(self.replies()) >= total, what=f"{total} {what}")
+        wait_for(lambda: len(self.replies()) >= total, what=f"{total} {what}")
         return self.replies()
 
     def modem_status(self, name: str) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """A modem gateway process that is SIGKILLed between the commit and AT+CMGD (no tests here).
 
-    python -m tests.test_modem_gateway_child DATABASE_URL MODEM_PORT
+    python -m tests.modem_gateway_child DATABASE_URL MODEM_PORT
 
 It reads the SIM behind MODEM_PORT through the real modem pool into the real durable inbox.
 Once the first batch is committed it prints "stored <n>" and hangs inside the sink, so the
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sms_gateway.pipeline.sink import PipelineSink, standalone
 from sms_gateway.transport import DeliveryReceipt, InboundPart, LinkHealth, Unreadable
 from storage.db import make_engine
-from tests.test_modem_gateway_rig import pool_transport
+from tests.modem_gateway_rig import pool_transport
 
 
 class CommitThenHang:

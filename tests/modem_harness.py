@@ -8,8 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sms_gateway.modem.settings import ModemPoolSettings, ModemSettings
@@ -22,18 +21,11 @@ from sms_gateway.transport import (
     Unreadable,
 )
 from tools.sim_modem import SimModem
+from tools.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
 WAIT = 30.0  # generous: a wait returns as soon as its condition holds (CI may be loaded)
-
-
-def wait_until(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 class CollectingSink:
@@ -109,10 +101,8 @@ class Rig:
 
     def start(self) -> Rig:
         self.transport.start(self.sink)
-        wait_until(
-            lambda: self.transport.health().details.get("healthy") == len(self.sims),
-            what="every modem up",
-        )
+        wait_for(lambda: self.transport.health().details.get("healthy") == len(self.sims),
+                 timeout=WAIT, what="every modem up")
         return self
 
 
