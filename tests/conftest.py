@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from sqlalchemy import create_engine, text
 
 from permits import registry
@@ -18,6 +19,11 @@ from sms_gateway import migrate
 from sms_gateway.config import Config, District, from_dict
 from storage.db import make_engine
 from tests.pg_server import PostgresServer, start_or_skip
+
+# Helper modules whose asserts should explain themselves like the tests' own.
+pytest.register_assert_rewrite("tests.web_support", "tests.modem_harness",
+                               "tests.modem_gateway_rig", "tests.faults_support",
+                               "tests.install_support")
 
 ROOT = Path(__file__).resolve().parent.parent
 KINEL = District("kinel", "Кинель", True)
