@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import create_engine, text
 
 from permits import registry
