@@ -18,13 +18,16 @@ from sms_gateway import logsafe
 from sms_gateway.cli import (
     permit_commands,
     quarantine_commands,
+    regime_commands,
     registry_commands,
+    report_commands,
     service_commands,
 )
 from sms_gateway.cli.common import CommandError
 from sms_gateway.config import Config, ConfigError, load
 
-_GROUPS = (service_commands, registry_commands, permit_commands, quarantine_commands)
+_GROUPS = (service_commands, registry_commands, regime_commands, permit_commands,
+           report_commands, quarantine_commands)
 
 
 def _parser() -> argparse.ArgumentParser:
