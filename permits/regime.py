@@ -29,8 +29,11 @@ WHOLE_REGION = "all"
 
 
 class RegimeError(ValueError):
-    """A change that cannot be made: unknown district, times in the wrong order, a change
-    that has already started cannot be cancelled..."""
+    """A change that cannot be made; `why` says which rule it breaks (for a page to word)."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why  # "past", "order", "district" or "not_waiting"
 
 
 def spelled(state: Regime) -> str:
@@ -128,12 +131,13 @@ def schedule(conn: Connection, district_id: str | None, state: Regime, *, by: st
     at once. `district_id` None: the whole region. Returns the change's id."""
     starts = starts_at or now
     if starts_at is not None and starts_at < now:
-        raise RegimeError("the start is in the past: leave it out to make the change now")
+        raise RegimeError("the start is in the past: leave it out to make the change now",
+                          "past")
     if ends_at is not None and ends_at <= starts:
-        raise RegimeError("the end must come after the start")
+        raise RegimeError("the end must come after the start", "order")
     if district_id is not None and conn.scalar(
             select(districts.c.id).where(districts.c.id == district_id)) is None:
-        raise RegimeError(f"no district {district_id!r}")
+        raise RegimeError(f"no district {district_id!r}", "district")
     change_id = conn.scalar(insert(regime_changes).returning(regime_changes.c.id), {
         "district_id": district_id, "state": state, "starts_at": starts, "ends_at": ends_at,
         "created_by": by[:60], "created_at": now})
@@ -153,7 +157,7 @@ def cancel(conn: Connection, change_id: int, now: dt.datetime) -> Change:
     """Withdraw a change that has not started yet; returns what it was."""
     change = next((c for c in changes_from(conn, now) if c.id == change_id), None)
     if change is None or change.starts_at <= now:
-        raise RegimeError(f"no change #{change_id} waiting to start")
+        raise RegimeError(f"no change #{change_id} waiting to start", "not_waiting")
     conn.execute(delete(regime_changes).where(regime_changes.c.id == change_id))
     return change
 
