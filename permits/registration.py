@@ -25,7 +25,7 @@ from permits.messages import Outcome
 from permits.parser import AnswerRequest, RegisterRequest, StopRequest
 from permits.registration_queue import ATTEMPTS, CONSENT_MINUTES, Pending
 from permits.replies import Texts
-from permits.text import fold, similar, transliterate
+from permits.text import fold, similar
 from storage.tables.ledger import RegistrationState
 
 if TYPE_CHECKING:
@@ -175,9 +175,8 @@ def _capitalised(word: str) -> str:
 
 
 def _example(districts: Sequence[District], texts: Texts) -> str:
-    """A district's name for the example in a reply, spelt so the resident can type it."""
-    name = districts[0].name if districts else ""
-    return texts.district(name if texts.language == "ru" else transliterate(name).title())
+    """A district's name for the example in a reply."""
+    return texts.district(districts[0].name if districts else "")
 
 
 def _expiry(now: dt.datetime) -> dt.datetime:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from permits.reasons import Reason
-from permits.text import has_cyrillic
+from permits.text import has_cyrillic, transliterate
 from sms_encoding.segments import cut_to_parts, measure, plan
 
 HELP_PARTS = 2
@@ -169,6 +169,10 @@ class Texts:
         return clip(reason.name(self.language), NAME_LIMIT)
 
     def district(self, name: str) -> str:
+        """The district's name, in Latin letters in English (`Kinel`: readable, typeable,
+        and the reply stays in GSM-7)."""
+        if self.language == "en" and has_cyrillic(name):
+            name = transliterate(name).title()
         return clip(name, NAME_LIMIT)
 
     def help(self, reasons: tuple[Reason, ...]) -> str:
