@@ -21,6 +21,7 @@ from sms_gateway.pipeline import purge
 from storage.tables.ledger import registrations, residents
 from storage.tables.messages import outbox
 from tests.conftest import RESIDENT
+from tests.smpp_support import smpp_node, texts_to
 
 pytest_plugins = ["tests.cli_support"]  # `gateway`: the command line on a test database
 NEW = "+79270001111"
@@ -250,49 +251,36 @@ def test_registration_and_removal_through_simulate(gateway):
 
 def test_registration_over_smpp_with_approval_in_the_console(config, engine, people, clock,
                                                             tmp_path):
-    from sms_gateway.gateway import Gateway
-    from sms_gateway.smpp.transport import SmppTransport
     from sms_gateway.web.app import create_app
     from sms_gateway.web.operators import add_operator
-    from tests.web_support import Console
-    from tools.simsmsc.kit import local_settings
-    from tools.simsmsc.simulator import SimSmsc
-    from tools.waiting import wait_for
+    from tests.web_support import PASSWORD, Console
 
     settings = dataclasses.replace(config.rules, registration="sms",
                                    registration_approval=True)
     live = dataclasses.replace(config, rules=settings, data_dir=tmp_path / "data")
-    with SimSmsc() as smsc:
-        transport = SmppTransport(local_settings(smsc.port))
-        node = Gateway(live, engine, [transport])
-        node.start()
-        try:
-            wait_for(lambda: transport.health().up, what="the SMPP bind")
-            def replies() -> list[str]:
-                return [s.text for s in smsc.submits if s.to == NEW.lstrip("+")]
-
-            smsc.inject(NEW, "РЕГ Смирнова Кинель", encoding="ucs2")
-            smsc.wait(lambda: len(replies()) == 1)
-            smsc.inject(NEW, "ДА", encoding="ucs2")
-            smsc.wait(lambda: len(replies()) == 2)
-            assert replies() == [CONSENT, "Заявка принята и ждёт проверки. Ответ придёт по SMS."]
-            with engine.begin() as conn:
-                add_operator(conn, "anna", "correct horse battery", clock())
-            app = create_app(live, engine)
-            app.testing = True
-            console = Console(app.test_client())
-            console.login()
-            page = console.get("/registrations").text
-            [registration] = re.findall(r'data-registration="(\d+)"', page)
-            assert "Смирнова" in page and "+7927***1111" in page and NEW not in page
-            question = console.get(f"/registrations/{registration}/approve").text
-            assert "Смирнова" in question and 'name="confirmed"' in question
-            assert console.post(f"/registrations/{registration}/approve",
-                                {"confirmed": "yes"}).status_code == 302
-            smsc.wait(lambda: len(replies()) == 3)
-            assert replies()[-1] == "Заявка одобрена, район Кинель. Пропуск: ВЫХОД и причина."
-            smsc.inject(NEW, "ВЫХОД магазин", encoding="ucs2")
-            smsc.wait(lambda: len(replies()) == 4)
-            assert replies()[-1].startswith("ПРОПУСК ")
-        finally:
-            node.stop()
+    with engine.begin() as conn:
+        add_operator(conn, "anna", PASSWORD, clock())
+    app = create_app(live, engine)
+    app.testing = True
+    console = Console(app.test_client())
+    console.login()
+    with smpp_node(live, engine) as smsc:
+        smsc.inject(NEW, "РЕГ Смирнова Кинель", encoding="ucs2")
+        smsc.wait(lambda: len(texts_to(smsc, NEW)) == 1)
+        smsc.inject(NEW, "ДА", encoding="ucs2")
+        smsc.wait(lambda: len(texts_to(smsc, NEW)) == 2)
+        assert texts_to(smsc, NEW) == [
+            CONSENT, "Заявка принята и ждёт проверки. Ответ придёт по SMS."]
+        page = console.get("/registrations").text
+        [registration] = re.findall(r'data-registration="(\d+)"', page)
+        assert "Смирнова" in page and "+7927***1111" in page and NEW not in page
+        question = console.get(f"/registrations/{registration}/approve").text
+        assert "Смирнова" in question and 'name="confirmed"' in question
+        assert console.post(f"/registrations/{registration}/approve",
+                            {"confirmed": "yes"}).status_code == 302
+        smsc.wait(lambda: len(texts_to(smsc, NEW)) == 3)
+        assert texts_to(smsc, NEW)[-1] == ("Заявка одобрена, район Кинель. Пропуск: ВЫХОД и"
+                                           " причина.")
+        smsc.inject(NEW, "ВЫХОД магазин", encoding="ucs2")
+        smsc.wait(lambda: len(texts_to(smsc, NEW)) == 4)
+        assert texts_to(smsc, NEW)[-1].startswith("ПРОПУСК ")
