@@ -58,7 +58,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "check_until": "до {end}",
         "check_from": "с {start}",
         "check_more": "+{count} не проверено: пришлите отдельно",
-        "consent": "Сохраним номер, {name}, {district}. Согласны — ответьте ДА",
+        "consent": "Сохраним: ваш номер, {name}, {district}. Согласны — ответьте ДА",
         "registered": "Вы в реестре, район {district}. Пропуск: ВЫХОД и причина.",
         "queued": "Заявка принята и ждёт проверки. Ответ придёт по SMS.",
         "approved": "Заявка одобрена, район {district}. Пропуск: ВЫХОД и причина.",

@@ -25,7 +25,7 @@ from tests.smpp_support import smpp_node, texts_to
 
 pytest_plugins = ["tests.cli_support"]  # `gateway`: the command line on a test database
 NEW = "+79270001111"
-CONSENT = "Сохраним номер, Смирнова, Кинель. Согласны — ответьте ДА"
+CONSENT = "Сохраним: ваш номер, Смирнова, Кинель. Согласны — ответьте ДА"
 
 
 def count(engine, table, *where) -> int:
@@ -89,7 +89,7 @@ def test_with_consent_the_resident_is_registered_and_may_ask_for_permits(rules_f
 
 
 @pytest.mark.parametrize("text, reply", [
-    ("reg smirnova kinel", "Сохраним номер, Smirnova, Кинель. Согласны — ответьте ДА"),
+    ("reg smirnova kinel", "Сохраним: ваш номер, Smirnova, Кинель. Согласны — ответьте ДА"),
     ("РЕГ кинель смирнова", CONSENT),  # the district first
     ("PЕГ Смирнова Кинел", CONSENT),  # a Latin P, a letter missing
     ("регистрация Смирнова Кинель", CONSENT),

@@ -130,3 +130,18 @@ def test_a_temporary_resident_over_smpp(config, engine, people, clock):
         smsc.wait(lambda: texts_to(smsc, GUEST) and texts_to(smsc, "+79270000022"))
     assert texts_to(smsc, GUEST)[0].startswith("ПРОПУСК ")
     assert texts_to(smsc, "+79270000022")[0].startswith("Ваш номер не найден в реестре")
+
+
+def test_an_ended_stay_dials_the_ussd_menu_as_a_stranger(engine, clock, rules, people):
+    from permits.ussd_menu import UssdMenu
+
+    today = rules.local_day(clock())
+    import_csv(engine, clock, "phone,name,district,until\n"
+                              f"{GUEST},Гостева,kinel,{today}\n"
+                              f"+79270000022,Уехавший,kinel,{today - dt.timedelta(days=1)}\n")
+    menu = UssdMenu(rules, "*377#")
+    with engine.begin() as conn:
+        staying = menu.respond(conn, GUEST, [], "ussd", clock())
+        ended = menu.respond(conn, "+79270000022", [], "ussd", clock())
+    assert staying.text.startswith("Активного пропуска нет")
+    assert ended.text.startswith("Пропуск: SMS ВЫХОД")
