@@ -93,7 +93,7 @@ _TEXTS: dict[str, dict[str, str]] = {
                         " administration.",
         "not_resident_sms": "Your number is not in the registry. To register: REG surname"
                             " district",
-        "no_regime": "No permit is needed now: there is no regime in {district} at present.",
+        "no_regime": "No permit is needed: there is no regime in {district} at present.",
         "no_regime_anywhere": "No permit is needed now: there is no self-isolation regime.",
         "registry_only": "Permits are not issued by SMS here yet. Please contact the district"
                          " administration.",

@@ -71,7 +71,7 @@ def test_where_there_is_no_regime_nobody_needs_a_permit_and_officers_still_check
         assert outcome.replies[0].text == "Пропуск не нужен: в районе Кинель режим сейчас не" \
                                           " введён."
     assert send(RESIDENT, "EXIT shop").replies[0].text == (
-        "No permit is needed now: there is no regime in Kinel at present.")
+        "No permit is needed: there is no regime in Kinel at present.")
     check = send(OFFICER, f"ПРОВЕРКА {code}")
     assert check.kind == "verified" and check.replies[0].text.startswith("ДЕЙСТВУЕТ")
     with engine.connect() as conn:
