@@ -43,6 +43,7 @@ MAX_EXPOSURE = 25
 COMING = {"permit_gateway_quarantined_messages", "permit_gateway_link_down_seconds",
           "permit_gateway_replies_waiting"}
 PROMETHEUS_OWN = {"up"}
+USSD_TOKEN = "kit-test-token"  # USSD_TOKEN of the node's environment file
 
 
 def _require(tool: str) -> str:
@@ -228,7 +229,8 @@ def console(tmp_path):
     config.write_text(
         f'[database]\nurl = "{url}"\n[service]\ndata_dir = "{tmp_path}"\n'
         f'[web]\nport = {port}\ntrusted_proxy = "{kit.web.trusted_proxy}"\n'
-        f'[ussd]\ntoken = "{kit.ussd.token}"\n', encoding="utf-8")
+        f'[ussd]\ntoken = "{USSD_TOKEN}"\n'
+        f"allow_loopback = {str(kit.ussd.allow_loopback).lower()}\n", encoding="utf-8")
     process = subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "--config",
                                 str(config), "web"], cwd=ROOT, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -276,10 +278,14 @@ def _request(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
 def test_through_the_public_site_the_console_answers_and_ussd_does_not(nginx):
     public = f"https://127.0.0.1:{nginx['https']}"
     form = b"sessionId=1&serviceCode=*377%23&phoneNumber=%2B79370000099&text="
-    # The console itself answers USSD from this host: the 404s below are the site's rule.
-    assert _request(f"http://127.0.0.1:{nginx['console']}/ussd", form)[0] == 200
+    with_token = form + f"&token={USSD_TOKEN}".encode()
+    # The console answers USSD from this host with the token and to nobody without it (the
+    # kit's allow_loopback is off): the 404s below are the site's rule.
+    direct = f"http://127.0.0.1:{nginx['console']}/ussd"
+    assert _request(direct, form)[0] == 403
+    assert _request(direct, with_token)[0] == 200
     for path in ("/ussd", "/ussd?token=x", "//ussd", "/%75ssd", "/static/../ussd"):
-        assert _request(public + path, form)[0] == 404, path
+        assert _request(public + path, with_token)[0] == 404, path
     status, headers, page = _request(public + "/login")
     assert status == 200 and b"<form" in page
     assert "Secure" in headers["Set-Cookie"], "X-Forwarded-Proto from the trusted proxy"

@@ -1,6 +1,17 @@
-"""Slowing down password guessing: after a few failures per (username, address), each further
-try must wait twice as long as the last, up to a cap. Kept in the database so all nodes agree;
-a refused try is answered at once (no sleeping request threads for an attacker to pile up).
+"""Slowing down password guessing without ever locking an operator out for good.
+
+A login try is counted on two keys: its username, whatever the address it comes from (so
+guesses spread over many addresses, as through a proxy, are slowed as one), and its address,
+whatever the usernames (so one machine trying many names is slowed too). After a few free
+failures each further try on a key waits twice as long as the last, up to MAX_WAIT: the
+exponent is clamped before anything is computed, so no count of failures can overflow or
+raise, and the wait due is never longer than the cap, even with a node's clock ahead.
+
+A browser where the operator logged in before carries a remembered-device cookie
+(`web.devices`); its tries are counted on that device alone, so guesses from elsewhere at an
+operator's name, however many, never slow that operator's own browser (OWASP's "device
+cookies"). Kept in the database so all nodes agree; a refused try is answered at once (no
+sleeping request threads for an attacker to pile up).
 
 A try is counted before its password is checked, under a lock on its counters, and given back
 when the password was right: tries sent side by side cannot all read "no wait" first.
@@ -18,12 +29,17 @@ from storage.dialect import insert_for
 from storage.tables.console import login_failures
 
 FREE_TRIES = 3
+ADDRESS_FREE_TRIES = 20  # failures from one address, whatever the names, before it waits
 MAX_WAIT = dt.timedelta(minutes=15)
+_MAX_DOUBLINGS = 10  # 2**10 s is past MAX_WAIT: more failures cannot make the wait longer
+ANY = "*"  # the key's other half when it counts every username, or every address
+_DEVICE = "device:"
 
 
 @dataclass(frozen=True)
 class Counter:
-    """One throttle key: a username tried from an address (or every username, for `ANY`)."""
+    """One throttle key: a username from anywhere, an address for every username, or a
+    username on one remembered device."""
 
     username: str
     address: str
@@ -33,6 +49,38 @@ class Counter:
     def key(self) -> tuple[str, str]:
         return self.username[:60], (self.address or "?")[:64]
 
+    def wait(self, failures: int, last_at: dt.datetime, now: dt.datetime) -> dt.timedelta:
+        """What is still due after `failures` counted failures, the last at `last_at`."""
+        if failures < self.free_tries:
+            return dt.timedelta(0)
+        doublings = min(failures - self.free_tries, _MAX_DOUBLINGS)
+        due = min(dt.timedelta(seconds=2 ** doublings), MAX_WAIT)
+        return min(max(last_at + due - now, dt.timedelta(0)), MAX_WAIT)
+
+    @property
+    def most_failures(self) -> int:
+        """Counting further adds no wait; the stored count stops here (no column overflow)."""
+        return self.free_tries + _MAX_DOUBLINGS + 1
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The counters one login try is counted on: `own` starts again after the right password,
+    `shared` (with other operators) are given the try back."""
+
+    own: Counter
+    shared: tuple[Counter, ...] = ()
+
+    @property
+    def counters(self) -> tuple[Counter, ...]:
+        return (self.own, *self.shared)
+
+
+def attempt(username: str, address: str, device: str | None = None) -> Attempt:
+    if device:
+        return Attempt(Counter(username, _DEVICE + device))
+    return Attempt(Counter(username, ANY), (Counter(ANY, address, ADDRESS_FREE_TRIES),))
+
 
 def take_try(conn: Connection, counters: Sequence[Counter], now: dt.datetime) -> dt.timedelta:
     """The wait still due on any of `counters` (then nothing is counted), or zero: this try is
@@ -41,25 +89,20 @@ def take_try(conn: Connection, counters: Sequence[Counter], now: dt.datetime) ->
         name, addr = counter.key
         conn.execute(insert_for(conn.dialect, login_failures).values(
             username=name, address=addr, failures=0, last_at=now).on_conflict_do_nothing())
-    wait = dt.timedelta(0)
-    for counter in counters:
-        failures, last_at = _locked(conn, counter)
-        if failures >= counter.free_tries:
-            due = min(dt.timedelta(seconds=2 ** (failures - counter.free_tries)), MAX_WAIT)
-            wait = max(wait, last_at + due - now)
+    found = [(counter, *_locked(conn, counter)) for counter in counters]
+    wait = max(counter.wait(failures, last_at, now) for counter, failures, last_at in found)
     if wait > dt.timedelta(0):
         return wait
-    for counter in counters:
+    for counter, failures, _ in found:
         conn.execute(update(login_failures).where(*_matching(counter)).values(
-            failures=login_failures.c.failures + 1, last_at=now))
+            failures=min(failures + 1, counter.most_failures), last_at=now))
     return dt.timedelta(0)
 
 
-def succeeded(conn: Connection, own: Counter, shared: Sequence[Counter] = ()) -> None:
-    """The password was right: the username's own count starts again, and the try is given
-    back on the counters it shares with others (the address's)."""
-    conn.execute(delete(login_failures).where(*_matching(own)))
-    for counter in shared:
+def succeeded(conn: Connection, tried: Attempt) -> None:
+    """The password was right: the own count starts again, the shared ones get the try back."""
+    conn.execute(delete(login_failures).where(*_matching(tried.own)))
+    for counter in tried.shared:
         conn.execute(update(login_failures).where(
             *_matching(counter), login_failures.c.failures > 0).values(
             failures=login_failures.c.failures - 1))
