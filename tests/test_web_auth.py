@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import stat
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sms_gateway.web import devices, throttle
 from sms_gateway.web.app import create_app
 from sms_gateway.web.operators import (
     OperatorError,
@@ -16,7 +20,7 @@ from sms_gateway.web.operators import (
     read_password,
 )
 from sms_gateway.web.secret import FILE_NAME
-from storage.tables.console import operators
+from storage.tables.console import login_failures, operators
 from tests.test_web_support import PASSWORD, Console, audit_rows, make_app
 
 pytest_plugins = ["tests.test_web_support"]  # the console fixtures
@@ -229,3 +233,100 @@ def test_guesses_sent_side_by_side_are_each_counted_before_any_is_checked(app, o
     for thread in threads:
         thread.join(30)
     assert sorted(answers) == [401] * 3 + [429] * 7  # three free tries, however sent
+
+
+# -- a throttle that only slows (issue 14) -------------------------------------------------
+
+
+@pytest.mark.parametrize("names", ["one name", "a new name each time"])
+def test_failures_counted_for_hours_never_lock_the_right_password_out(anonymous, operator,
+                                                                      clock, names):
+    """Issue 14, finding 2: the wait was 2**(failures-3) seconds computed before the cap, which
+    overflowed after ~50 counted failures (13 hours at one try per 16 minutes): every later
+    login for that name and address, or for every name from that address, answered 500."""
+    for n in range(70):
+        guessed = "anna" if names == "one name" else f"guess{n}"
+        assert anonymous.login(guessed, "guess").status_code == 401
+        clock.advance(minutes=16)
+    assert anonymous.login().status_code == 302
+
+
+@given(failures=st.integers(0, 2**31 - 1), seconds_ago=st.integers(-86400, 86400 * 365))
+def test_the_wait_is_never_longer_than_the_cap_whatever_the_count(failures, seconds_ago):
+    now = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+    for counter in throttle.attempt("anna", "203.0.113.9").counters:
+        wait = counter.wait(failures, now - dt.timedelta(seconds=seconds_ago), now)
+        assert dt.timedelta(0) <= wait <= throttle.MAX_WAIT
+        assert counter.most_failures < 2**31 - 1
+
+
+def test_a_counter_already_at_the_columns_limit_only_slows(anonymous, operator, engine, clock):
+    with engine.begin() as conn:
+        conn.execute(login_failures.insert(), [
+            {"username": "anna", "address": "*", "failures": 2**31 - 1, "last_at": clock()},
+            {"username": "*", "address": "127.0.0.1", "failures": 2**31 - 1,
+             "last_at": clock()}])
+    refused = anonymous.login()
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "900"
+    clock.advance(minutes=15)
+    assert anonymous.login("anna", "guess").status_code == 401  # counted, no overflow
+    clock.advance(minutes=15)
+    assert anonymous.login().status_code == 302
+
+
+def test_a_refused_login_says_when_to_come_back(anonymous, operator, clock):
+    """Issue 14, finding 4: after fast wrong passwords the right one got 429 with nothing
+    telling when to try again."""
+    for _ in range(50):
+        anonymous.login(password="guess")
+    refused = anonymous.login()
+    assert refused.status_code == 429
+    wait = int(refused.headers["Retry-After"])
+    assert 0 < wait <= 900
+    assert f"Try again in {wait} s, at 1:00:0{wait}" in refused.text  # 1 PM in Samara
+    clock.advance(seconds=wait)
+    assert anonymous.login().status_code == 302
+
+
+def test_a_long_wait_is_told_in_minutes_and_in_russian_on_a_russian_console(
+        web_config, engine, clock, operator):
+    with engine.begin() as conn:
+        conn.execute(login_failures.insert(), [
+            {"username": "anna", "address": "*", "failures": 13, "last_at": clock()}])
+    russian = Console(make_app(web_config, engine, clock, language="ru").test_client())
+    refused = russian.login()
+    assert refused.headers["Retry-After"] == "900"
+    assert "Повторите через 15 мин, в 13:15:00" in refused.text
+
+
+def test_the_operators_own_browser_is_not_slowed_by_guesses_from_elsewhere(console, app,
+                                                                           engine):
+    console.post("/logout")
+    guesser = Console(app.test_client())
+    for n in range(30):
+        guesser.client.post("/login", environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}, data={
+            "username": "anna", "password": "guess", "csrf_token": guesser.token()})
+    assert len(audit_rows(engine, "login_failed")) == 3
+    assert Console(app.test_client()).login().status_code == 429  # a browser new to anna
+    assert console.login().status_code == 302  # the one she logged in with before
+
+
+def test_a_remembered_browser_is_slowed_on_its_own(console, app):
+    console.post("/logout")
+    for _ in range(3):
+        assert console.login(password="guess").status_code == 401
+    assert console.login().status_code == 429
+    assert Console(app.test_client()).login().status_code == 302  # the name is not slowed
+
+
+def test_a_device_cookie_for_someone_else_or_forged_is_ignored(console, app, engine, clock):
+    with engine.begin() as conn:
+        add_operator(conn, "boris", PASSWORD, clock())
+    console.post("/logout")
+    remembered = console.client.get_cookie(devices.COOKIE).value
+    for password in ("guess 1", "guess 2", "guess 3"):
+        assert console.login("boris", password).status_code == 401
+    assert console.login("boris").status_code == 429  # anna's device is not boris's
+    forged = Console(app.test_client())
+    forged.client.set_cookie(devices.COOKIE, remembered[:-2] + "xx")
+    assert forged.login("boris").status_code == 429
