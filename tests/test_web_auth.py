@@ -330,3 +330,16 @@ def test_a_device_cookie_for_someone_else_or_forged_is_ignored(console, app, eng
     forged = Console(app.test_client())
     forged.client.set_cookie(devices.COOKIE, remembered[:-2] + "xx")
     assert forged.login("boris").status_code == 429
+
+
+def test_a_right_password_from_an_address_under_attack_starts_no_wait_for_the_next(
+        anonymous, operator, app, engine, clock):
+    """Operators behind one address (a proxy without `trusted_proxy`, an office NAT) share its
+    counter: one operator's login gives the try back whole, wait included."""
+    with engine.begin() as conn:
+        add_operator(conn, "boris", PASSWORD, clock())
+    for n in range(25):
+        assert anonymous.login(f"guess{n}", "guess").status_code == 401
+        clock.advance(minutes=16)
+    assert Console(app.test_client()).login().status_code == 302
+    assert Console(app.test_client()).login("boris").status_code == 302

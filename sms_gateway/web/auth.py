@@ -132,9 +132,9 @@ def login() -> Response | str | tuple[str, int]:
     moment = now()
     tried = throttle.attempt(username, address, devices.known(username))
     with writing() as conn:  # short: the try is counted here, before the password is checked
-        wait = throttle.take_try(conn, tried.counters, moment)
-    if wait:
-        return _too_many(wait, moment)
+        taken = throttle.take_try(conn, tried, moment)
+    if taken.wait:
+        return _too_many(taken.wait, moment)
     # The password hash (tens of ms) is checked on a read-only connection: on SQLite a
     # write transaction would hold the single write lock that the message path needs.
     with reading() as conn:
@@ -143,7 +143,7 @@ def login() -> Response | str | tuple[str, int]:
         if operator is None:
             audit.record(conn, username or "?", "login_failed", moment, address=address)
         else:
-            throttle.succeeded(conn, tried)
+            throttle.succeeded(conn, tried, taken)
             token = sessions.start(conn, operator.id, moment, lifetime())
             audit.record(conn, operator.username, "login", moment, address=address)
     if operator is None:

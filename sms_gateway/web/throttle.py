@@ -20,7 +20,6 @@ when the password was right: tries sent side by side cannot all read "no wait" f
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, update
@@ -82,30 +81,48 @@ def attempt(username: str, address: str, device: str | None = None) -> Attempt:
     return Attempt(Counter(username, ANY), (Counter(ANY, address, ADDRESS_FREE_TRIES),))
 
 
-def take_try(conn: Connection, counters: Sequence[Counter], now: dt.datetime) -> dt.timedelta:
-    """The wait still due on any of `counters` (then nothing is counted), or zero: this try is
-    counted as a failure on each of them until `succeeded` gives it back."""
-    for counter in counters:  # make sure each row exists, so it can be locked
+@dataclass(frozen=True)
+class Taken:
+    """A try as counted: the wait still due (then nothing was counted), else each counter's
+    count and last failure from before it, so a right password can give the try back whole."""
+
+    wait: dt.timedelta
+    at: dt.datetime
+    before: tuple[tuple[int, dt.datetime], ...] = ()
+
+
+def take_try(conn: Connection, tried: Attempt, now: dt.datetime) -> Taken:
+    """The wait still due on any of the attempt's counters (then nothing is counted), or none:
+    this try is counted as a failure on each of them until `succeeded` gives it back."""
+    for counter in tried.counters:  # make sure each row exists, so it can be locked
         name, addr = counter.key
         conn.execute(insert_for(conn.dialect, login_failures).values(
             username=name, address=addr, failures=0, last_at=now).on_conflict_do_nothing())
-    found = [(counter, *_locked(conn, counter)) for counter in counters]
-    wait = max(counter.wait(failures, last_at, now) for counter, failures, last_at in found)
+    before = tuple(_locked(conn, counter) for counter in tried.counters)
+    wait = max(counter.wait(failures, last_at, now)
+               for counter, (failures, last_at) in zip(tried.counters, before, strict=True))
     if wait > dt.timedelta(0):
-        return wait
-    for counter, failures, _ in found:
+        return Taken(wait, now)
+    for counter, (failures, _) in zip(tried.counters, before, strict=True):
         conn.execute(update(login_failures).where(*_matching(counter)).values(
             failures=min(failures + 1, counter.most_failures), last_at=now))
-    return dt.timedelta(0)
+    return Taken(dt.timedelta(0), now, before)
 
 
-def succeeded(conn: Connection, tried: Attempt) -> None:
-    """The password was right: the own count starts again, the shared ones get the try back."""
+def succeeded(conn: Connection, tried: Attempt, taken: Taken) -> None:
+    """The password was right: the own count starts again, and the shared counters are as they
+    were before this try (their last failure too: a right password from an address that was
+    under attack must not start a new wait for the next operator there). Where another try
+    was counted meanwhile, only this one's count is given back."""
     conn.execute(delete(login_failures).where(*_matching(tried.own)))
-    for counter in tried.shared:
-        conn.execute(update(login_failures).where(
-            *_matching(counter), login_failures.c.failures > 0).values(
-            failures=login_failures.c.failures - 1))
+    for counter, (failures, last_at) in zip(tried.shared, taken.before[1:], strict=True):
+        restored = conn.execute(update(login_failures).where(
+            *_matching(counter), login_failures.c.last_at == taken.at).values(
+            failures=failures, last_at=last_at)).rowcount
+        if not restored:
+            conn.execute(update(login_failures).where(
+                *_matching(counter), login_failures.c.failures > 0).values(
+                failures=login_failures.c.failures - 1))
 
 
 def _locked(conn: Connection, counter: Counter) -> tuple[int, dt.datetime]:
