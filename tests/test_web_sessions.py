@@ -112,7 +112,7 @@ def test_last_seen_is_written_at_most_once_a_minute(console, engine, clock):
 
 def test_the_cookie_holds_a_token_the_database_holds_only_a_digest_of(console, engine):
     with console.client.session_transaction() as session:
-        token = session["session"]
+        token = session["sid"]
     with engine.connect() as conn:
         [stored] = conn.scalars(select(console_sessions.c.id)).all()
     assert token not in stored and len(stored) == 64

@@ -43,7 +43,7 @@ from sms_gateway.web.proxy import connection
 
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable)
-_SESSION_KEY = "session"
+_SESSION_KEY = "sid"  # the token of this browser's row in console_sessions
 
 
 def public(view: View) -> View:
