@@ -3,7 +3,8 @@
 The form carries `sessionId`, `serviceCode`, `phoneNumber` and `text` (every answer so far,
 joined by `*`), so the session needs no state here. Its fields pass the gate's text
 normalisation (`gate.clean_text`): a NUL typed into a USSD field must not fail the check's
-transaction. Who is answered at all is `ussd.trust`'s decision, made before any field is read.
+transaction. Who is answered at all is `ussd.trust`'s decision, made before the phone number or
+any other field but the token is believed.
 """
 
 from __future__ import annotations
