@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sms_gateway import migrate
 from storage.tables import metadata
+from storage.tables.console import operators
 from storage.tables.ledger import districts, permits, regime_changes, residents, verifications
 
 
@@ -78,5 +79,20 @@ def test_districts_keep_their_switch_as_a_regime_and_their_first_change(empty_da
                              .order_by(regime_changes.c.district_id)).all()
         assert [tuple(row) for row in first] == [("kinel", "on", None, "migration"),
                                                  ("samara", "registry_only", None, "migration")]
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    engine.dispose()
+
+
+def test_operators_from_before_roles_become_admins(empty_database_url):
+    from storage.db import make_engine
+
+    engine = make_engine(empty_database_url)
+    migrate.upgrade(engine, "0007")  # before roles and sessions
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO operators (username, password_hash, created_at, active)"
+                          " VALUES ('anna', 'x', '2026-11-25 10:00:00', :yes)"), {"yes": True})
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.scalar(select(operators.c.role)) == "admin"
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     engine.dispose()

@@ -7,12 +7,11 @@ import dataclasses
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
-from sms_gateway.web.admin_actions import admin_endpoints
 from storage.tables.ledger import districts, regime_changes
 from storage.tables.messages import outbox
 from tests.web_support import audit_rows
@@ -103,10 +102,20 @@ def test_a_rejected_registration_is_deleted_and_the_resident_told(console, engin
     assert entry["facts"]["phone"] == "+7927***1111"
 
 
-def test_the_new_changes_are_marked_as_administrators_actions(app):
-    assert set(admin_endpoints(app)) == {"regimes.schedule", "regimes.cancel",
-                                         "registrations.approve", "registrations.reject",
-                                         "stays.set_until"}
+def test_a_viewer_sees_the_regime_and_the_report_but_changes_nothing(viewer, engine):
+    form = {"district": "kinel", "state": "off", "starts": "2026-12-01T00:00", **YES}
+    assert viewer.post("/regimes", form).status_code == 403
+    page = viewer.get("/regimes")
+    assert page.status_code == 200 and 'data-district="kinel"' in page.text
+    assert 'id="schedule"' not in page.text and "/cancel" not in page.text
+    links = viewer.get("/").text
+    assert 'href="/regimes"' in links and 'href="/reports"' in links
+    assert 'href="/registrations"' not in links
+    report = viewer.get("/reports/daily.csv", query_string={"date": "2026-11-25"})
+    assert report.status_code == 200 and report.content_type.startswith("text/csv")
+    assert viewer.get("/registrations").status_code == 403
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(regime_changes)) == 2  # the first
 
 
 @pytest.mark.parametrize("console_language", ["ru"])

@@ -17,7 +17,7 @@ from sms_gateway.pipeline.dispatcher import Dispatcher
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import InboundPart, LinkHealth, SendResult
 from sms_gateway.web.app import create_app
-from sms_gateway.web.operators import add_operator
+from sms_gateway.web.operators import Role, add_operator
 from storage.tables.console import audit_log
 
 PASSWORD = "correct horse battery"
@@ -31,11 +31,16 @@ def console_language() -> str:
     return "en"
 
 
+# The console's tests move the clock by hours and days between requests of one login; the
+# sessions' own lifetimes are tested with the real defaults (tests/test_web_sessions.py).
+LONG_SESSIONS = {"session_idle_minutes": 60 * 24 * 30, "session_max_hours": 24 * 30}
+
+
 @pytest.fixture
 def web_config(config, tmp_path, console_language):
     """The test config with its data folder (where the session secret goes) in tmp_path."""
-    return dataclasses.replace(config, data_dir=tmp_path / "data",
-                               web=dataclasses.replace(config.web, language=console_language))
+    return dataclasses.replace(config, data_dir=tmp_path / "data", web=dataclasses.replace(
+        config.web, language=console_language, **LONG_SESSIONS))
 
 
 @pytest.fixture
@@ -45,11 +50,19 @@ def operator(engine, clock) -> str:
     return "anna"
 
 
-@pytest.fixture
-def app(web_config, engine, clock):
-    app = create_app(web_config, engine, clock=clock)
+def make_app(web_config, engine, clock, *, ussd: dict | None = None, **web):
+    """The console with `[web]` keys changed (`trusted_proxy="127.0.0.1"`, ...), and `[ussd]`
+    keys."""
+    config = dataclasses.replace(web_config, web=dataclasses.replace(web_config.web, **web),
+                                 ussd=dataclasses.replace(web_config.ussd, **(ussd or {})))
+    app = create_app(config, engine, clock=clock)
     app.testing = True
     return app
+
+
+@pytest.fixture
+def app(web_config, engine, clock):
+    return make_app(web_config, engine, clock)
 
 
 class Console:
@@ -84,6 +97,16 @@ def console(app, operator) -> Console:
     """Logged in as `anna`."""
     console = Console(app.test_client())
     assert console.login().status_code == 302
+    return console
+
+
+@pytest.fixture
+def viewer(app, engine, clock) -> Console:
+    """Logged in as `vera`, a viewer."""
+    with engine.begin() as conn:
+        add_operator(conn, "vera", PASSWORD, clock(), Role.VIEWER)
+    console = Console(app.test_client())
+    assert console.login("vera").status_code == 302
     return console
 
 

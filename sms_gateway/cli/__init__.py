@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from permits import phones, registry
 from sms_gateway import logsafe
 from sms_gateway.cli import (
+    operator_commands,
     permit_commands,
     quarantine_commands,
     regime_commands,
@@ -27,7 +28,7 @@ from sms_gateway.cli.common import CommandError
 from sms_gateway.config import Config, ConfigError, load
 
 _GROUPS = (service_commands, registry_commands, regime_commands, permit_commands,
-           report_commands, quarantine_commands)
+           report_commands, quarantine_commands, operator_commands)
 
 
 def _parser() -> argparse.ArgumentParser:

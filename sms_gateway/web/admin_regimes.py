@@ -1,6 +1,6 @@
 """The regime per district: each district's state now and its next change, the changes waiting
-to start, and scheduling or cancelling one (administrators' actions, each confirmed first and
-audited). Times are typed and shown in the service's time zone."""
+to start (viewers see these too), and scheduling or cancelling one (administrators' actions,
+each confirmed first and audited). Times are typed and shown in the service's time zone."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from werkzeug.wrappers import Response
 from permits import regime
 from sms_gateway import audit
 from sms_gateway.web import confirm, filters, labels, params
-from sms_gateway.web.admin_actions import admin_action
-from sms_gateway.web.auth import operator_name
+from sms_gateway.web.auth import for_viewers, operator_name
 from sms_gateway.web.context import now, reading, services, writing
 
 bp = Blueprint("regimes", __name__, url_prefix="/regimes")
@@ -31,12 +30,12 @@ def _page(status: int = 200, **view: object) -> tuple[str, int]:
 
 
 @bp.route("")
+@for_viewers
 def page() -> tuple[str, int]:
     return _page()
 
 
 @bp.route("", methods=["POST"])
-@admin_action
 def schedule() -> Response | tuple[str, int] | str:
     district = params.text("district", 40)
     state = request.form.get("state", "")
@@ -64,7 +63,6 @@ def schedule() -> Response | tuple[str, int] | str:
 
 
 @bp.route("/<int:change_id>/cancel", methods=["GET", "POST"])
-@admin_action
 def cancel(change_id: int) -> Response | tuple[str, int] | str:
     moment = now()
     if confirm.needed():

@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 from permits import phones, registration_queue
 from sms_gateway import admin, audit
 from sms_gateway.web import confirm, filters
-from sms_gateway.web.admin_actions import admin_action
 from sms_gateway.web.auth import operator_name
 from sms_gateway.web.context import now, reading, services, writing
 
@@ -32,13 +31,11 @@ def page() -> tuple[str, int]:
 
 
 @bp.route("/<int:registration_id>/approve", methods=["GET", "POST"])
-@admin_action
 def approve(registration_id: int) -> Response | tuple[str, int] | str:
     return _decide(registration_id, approve=True)
 
 
 @bp.route("/<int:registration_id>/reject", methods=["GET", "POST"])
-@admin_action
 def reject(registration_id: int) -> Response | tuple[str, int] | str:
     return _decide(registration_id, approve=False)
 

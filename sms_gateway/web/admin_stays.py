@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response
 from permits import phones, registry
 from sms_gateway import audit
 from sms_gateway.web import labels, params, queries
-from sms_gateway.web.admin_actions import admin_action
 from sms_gateway.web.auth import operator_name
 from sms_gateway.web.context import now, writing
 
@@ -20,7 +19,6 @@ bp = Blueprint("stays", __name__, url_prefix="/residents")
 
 
 @bp.route("/<int:resident_id>/until", methods=["POST"])
-@admin_action
 def set_until(resident_id: int) -> Response:
     until = _date(params.text("until", 10, required=False))
     moment = now()

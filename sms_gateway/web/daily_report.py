@@ -1,5 +1,5 @@
 """The daily report as a CSV download (the same as `permit-gateway report daily --csv`), with
-district and reason names in the page's language."""
+district and reason names in the page's language. Viewers may read it as admins do."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ from flask_babel import gettext
 
 from sms_gateway import reports
 from sms_gateway.web import filters, labels, params
+from sms_gateway.web.auth import for_viewers
 from sms_gateway.web.context import now, reading, services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
 @bp.route("")
+@for_viewers
 def page() -> str:
     return render_template("reports.html", today=services().rules.local_day(now()))
 
 
 @bp.route("/daily.csv")
+@for_viewers
 def daily_csv() -> Response:
     day = _day()
     with reading() as conn:

@@ -67,6 +67,8 @@ CHECKS = {
 REGIMES = {"off": N_("off: no permit needed"), "on": N_("on: permits by SMS"),
            "registry_only": N_("registry only: permits elsewhere")}
 QUEUES = {"inbox": N_("incoming"), "outbox": N_("replies")}
+# Operators' roles (sms_gateway.web.operators.Role).
+ROLES = {"viewer": N_("viewer"), "admin": N_("administrator")}
 # What the quarantine holds (sms_gateway.pipeline.quarantine.Kind).
 QUARANTINE_KINDS = {"message": N_("message"), "receipt": N_("delivery receipt"),
                     "unreadable": N_("unreadable")}
