@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
 from sms_gateway.gateway import Gateway
 from sms_gateway.smpp.transport import SmppTransport
@@ -15,11 +16,12 @@ from tools.waiting import wait_for
 
 
 @contextlib.contextmanager
-def smpp_node(config: Config, engine) -> Iterator[SimSmsc]:
-    """The simulated SMSC, with a started gateway bound to it; stopped on the way out."""
+def smpp_node(config: Config, engine, clock: Clock = utc_now) -> Iterator[SimSmsc]:
+    """The simulated SMSC, with a started gateway bound to it (its clock `clock`); stopped on
+    the way out."""
     with SimSmsc() as smsc:
         transport = SmppTransport(local_settings(smsc.port))
-        node = Gateway(config, engine, [transport])
+        node = Gateway(config, engine, [transport], clock=clock)
         node.start()
         try:
             wait_for(lambda: transport.health().up, what="the SMPP bind")

@@ -16,12 +16,14 @@ from permits import regime
 from permits.messages import Inbound
 from permits.regime import Change, RegimeError, next_change, state_at
 from permits.service import Rules
+from sms_gateway import reports
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
 from storage.db import make_engine
 from storage.tables.console import audit_log
 from storage.tables.ledger import Regime, districts, permits
 from tests.conftest import OFFICER, RESIDENT, SAMARA_RESIDENT, STRANGER
+from tests.smpp_support import smpp_node, texts_to
 from tools.waiting import wait_for
 
 pytest_plugins = ["tests.cli_support"]  # `gateway`: the command line on a test database
@@ -226,6 +228,30 @@ def test_two_nodes_apply_a_change_once_and_agree_on_it(config, engine, people, c
 
         decided = dict(conn.execute(select(inbox.c.sender, inbox.c.outcome)).all())
     assert decided == {RESIDENT: "no_regime", SAMARA_RESIDENT: "issued"}
+
+
+def test_a_scheduled_switch_over_smpp_and_the_day_it_makes(config, engine, people, clock):
+    """A real link, the running scheduler on a fake clock: the same request before and after
+    the district's regime goes off, and the day's report of both."""
+    clock.now = dt.datetime.now(dt.UTC)  # the link stamps what it receives by the wall clock
+    set_regime(engine, "kinel", Regime.OFF, clock, starts_at=clock() + dt.timedelta(hours=1))
+    with smpp_node(config, engine, clock) as smsc:
+        smsc.inject(RESIDENT, "ВЫХОД 1", encoding="ucs2")
+        smsc.wait(lambda: texts_to(smsc, RESIDENT))
+        clock.advance(hours=1)
+        wait_for(lambda: regimes(engine)["kinel"] == "off", timeout=60,
+                 what="the scheduler's regime job")
+        smsc.inject(RESIDENT, "ВЫХОД 2", encoding="ucs2")
+        smsc.wait(lambda: len(texts_to(smsc, RESIDENT)) == 2)
+    first, second = texts_to(smsc, RESIDENT)
+    assert first.startswith("ПРОПУСК ")
+    assert second == "Пропуск не нужен: в районе Кинель режим сейчас не введён."
+    rules, zone = Rules(config.rules), ZoneInfo(config.rules.timezone)
+    days = {rules.local_day(clock() - dt.timedelta(hours=1)), rules.local_day(clock())}
+    with engine.connect() as conn:  # one local day, or two if the hour crossed midnight
+        rows = [row for day in days for row in reports.daily(conn, day, zone).rows]
+    assert {(row.district_id, row.reason): +row.counts for row in rows} == {
+        ("kinel", 1): {"issued": 1}, ("kinel", 2): {"no_regime": 1}}
 
 
 # -- from the command line, through simulate ---------------------------------------------------

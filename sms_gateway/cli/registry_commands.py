@@ -72,8 +72,8 @@ def districts_switch(config: Config, args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     res = sub.add_parser("residents", help="the residents' registry").add_subparsers(
         dest="residents", required=True, metavar="ACTION")
-    imp = res.add_parser("import", help="import phone,name,district[,document] rows; bad rows"
-                                        " are reported by line")
+    imp = res.add_parser("import", help="import phone,name,district[,document][,until] rows;"
+                                        " bad rows are reported by line")
     imp.add_argument("file")
     imp.set_defaults(func=residents_import)
 
