@@ -1,5 +1,6 @@
 """The console's regime page (state, next change, scheduling and cancelling with a question
-first), its registrations queue, and the actions marked for administrators."""
+first), its registrations queue, and what a viewer may see of them (the regime and the report,
+never a change)."""
 
 from __future__ import annotations
 
