@@ -24,13 +24,17 @@ class Terminal:
 
     def ask(self, line: bytes, until: tuple[bytes, ...] = (b"OK\r\n", b"ERROR", b"> ")) -> bytes:
         self.port.write(line)
+        return self.read_until(until, what=f"a final result to {line!r}")
+
+    def read_until(self, until: tuple[bytes, ...], what: str = "output") -> bytes:
+        """What the modem says up to a complete line holding one of `until` (5 s at most)."""
         received = b""
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             received += self.port.read(256)
             if any(mark in received for mark in until) and received.endswith((b"\r\n", b"> ")):
                 return received
-        raise AssertionError(f"no final result to {line!r}: {received!r}")
+        raise AssertionError(f"no {what}: {received!r}")
 
 
 @pytest.fixture
@@ -87,8 +91,7 @@ def test_cmti_announces_new_sms_after_cnmi(sim: SimModem, term: Terminal) -> Non
     term.ask(b"ATE0\r")
     term.ask(b"AT+CNMI=2,1,0,1,0\r")
     sim.inject("+79270000001", "EXIT")
-    time.sleep(0.1)
-    assert term.port.read(100) == b'\r\n+CMTI: "SM",1\r\n'
+    assert term.read_until((b"+CMTI",)) == b'\r\n+CMTI: "SM",1\r\n'
 
 
 def test_full_storage_rejects_without_announcing(tmp_path: Path) -> None:
@@ -96,11 +99,10 @@ def test_full_storage_rejects_without_announcing(tmp_path: Path) -> None:
         term = Terminal(sim.device)
         term.ask(b"ATE0;+CNMI=2,1,0,1,0\r")
         assert sim.inject("+79270000001", "EXIT 1").indexes == (1,)
-        time.sleep(0.1)
-        term.port.read(100)
+        assert term.read_until((b"+CMTI",)) == b'\r\n+CMTI: "SM",1\r\n'
         assert sim.inject("+79270000001", "EXIT 2").rejected == 1
-        time.sleep(0.1)
-        assert term.port.read(100) == b""
+        # The modem writes in order: nothing unsolicited may come before this command's OK.
+        assert term.ask(b"AT\r") == b"\r\nOK\r\n"
         assert term.ask(b'AT+CPMS="SM","SM","SM"\r') == b"\r\n+CPMS: 1,1,1,1,1,1\r\n\r\nOK\r\n"
         term.port.close()
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from permits import registry
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
+from sms_gateway.pipeline import quarantine
 from sms_gateway.pipeline.outbox import claim as outbox_claim
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreError
 from storage.tables.ledger import permits
@@ -278,7 +279,7 @@ def test_a_crash_loses_nothing_and_issues_no_second_permit(stage, database_url, 
     assert count(engine, inbox, inbox.c.state == "done") == 50
 
 
-def test_a_message_that_breaks_the_rules_is_set_aside_and_the_rest_are_handled(
+def test_a_message_that_breaks_the_rules_is_quarantined_the_rest_handled_and_it_can_be_released(
         config, engine, people, loopback):
     from permits.service import Rules
 
@@ -300,8 +301,20 @@ def test_a_message_that_breaks_the_rules_is_set_aside_and_the_rest_are_handled(
         pass
     with engine.connect() as conn:
         states = dict(conn.execute(select(inbox.c.sender, inbox.c.state)).all())
-    assert states == {RESIDENT: "done", STRANGER: "failed", OFFICER: "done"}
+        [held] = quarantine.entries(conn)
+    assert states == {RESIDENT: "done", OFFICER: "done"}
     assert count(engine, permits) == 1
+    assert (held.sender, held.kind, held.reason) == (
+        STRANGER, "message", "could not be decided: RuntimeError: a bug in the rules")
+
+    gateway.dispatcher.rules = Rules(config.rules)  # the bug fixed: the operator releases it
+    gateway.inbox.release(held.id)
+    while gateway.dispatcher.run_once().messages:
+        pass
+    with engine.connect() as conn:
+        assert conn.execute(select(inbox.c.state, inbox.c.text).where(
+            inbox.c.sender == STRANGER)).all() == [("done", "boom")]
+        assert quarantine.entries(conn) == []
 
 
 def test_a_reply_that_may_have_reached_the_phone_is_not_refunded(config, engine, people,

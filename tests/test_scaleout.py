@@ -21,6 +21,7 @@ from sms_gateway.loopback import LoopbackTransport
 from sms_gateway.pipeline import purge
 from sms_gateway.pipeline.sink import standalone
 from storage.db import make_engine
+from storage.tables.console import login_failures
 from storage.tables.ledger import daily_counts, outcomes, permits, residents, verifications
 from storage.tables.messages import inbox, nodes, outbox
 from tests.conftest import OFFICER, RESIDENT, ROOT
@@ -163,3 +164,21 @@ def test_retention_forgets_old_messages_and_permits_but_keeps_daily_counts(
         assert conn.scalar(select(func.count()).select_from(outbox)) == 2
     assert purge.purge(engine, rules, retain_days=30, now=clock()) == {
         "outcomes": 0, "checks": 0, "permits": 0, "residents": 0, "messages": 0}
+
+
+def test_retention_forgets_failed_logins_a_day_old_and_messages_set_aside_long_ago(
+        config, engine, rules, clock):
+    now, long_ago = clock(), clock() - dt.timedelta(days=40)
+    with engine.begin() as conn:
+        conn.execute(insert(login_failures), [
+            {"username": "made-up", "address": "*", "failures": 9,
+             "last_at": now - dt.timedelta(days=2)},
+            {"username": "admin", "address": "*", "failures": 4,
+             "last_at": now - dt.timedelta(hours=1)}])
+        conn.execute(insert(inbox), [  # `failed`: how older versions set a message aside
+            {"channel": "loopback:old", "sender": RESIDENT, "text": "ВЫХОД 1",
+             "received_at": long_ago, "stored_at": long_ago, "state": "failed"}])
+    purge.purge(engine, rules, retain_days=30, now=now)
+    with engine.connect() as conn:
+        assert conn.scalars(select(login_failures.c.username)).all() == ["admin"]
+        assert conn.scalar(select(func.count()).select_from(inbox)) == 0

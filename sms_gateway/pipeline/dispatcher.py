@@ -19,6 +19,7 @@ from permits.messages import Inbound, Outcome
 from permits.service import Rules
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import UssdSettings
+from sms_gateway.pipeline import quarantine
 from sms_gateway.pipeline.notify import OUTBOX, notify
 from sms_gateway.pipeline.outbox import new_row
 from sms_gateway.pipeline.repeats import DUPLICATE, repeated
@@ -133,7 +134,7 @@ class Dispatcher:
 
     def _one_by_one(self, urgent: bool) -> BatchResult:
         """After a failed batch: each message alone, so one bad message stops nothing else;
-        one that fails alone is set aside as `failed` for an operator to look at."""
+        one that fails alone goes to the quarantine, for an operator to look at and release."""
         total = BatchResult(0, 0)
         with self.engine.connect().execution_options(readonly=True) as conn:
             ids = conn.scalars(select(inbox.c.id).where(
@@ -145,11 +146,13 @@ class Dispatcher:
                     rows = conn.execute(select(*_COLUMNS).where(
                         inbox.c.id == row_id, inbox.c.state == InboxState.NEW)).all()
                     done = self.dispatch(conn, rows) if rows else BatchResult(0, 0)
-            except Exception:
-                log.exception("inbox message %d cannot be handled; set aside as failed", row_id)
+            except Exception as exc:
+                log.exception("inbox message %d cannot be handled; moved to the quarantine",
+                              row_id)
                 with transaction(self.engine) as conn:
-                    conn.execute(update(inbox).where(inbox.c.id == row_id).values(
-                        state=InboxState.FAILED, outcome="error", handled_at=self.clock()))
+                    quarantine.take_from_inbox(
+                        conn, row_id, f"could not be decided: {type(exc).__name__}: {exc}",
+                        self.clock())
                 done = BatchResult(1, 0)
             total = BatchResult(total.messages + done.messages, total.replies + done.replies,
                                 total.urgent_replies + done.urgent_replies)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, delete
 from permits import registration_queue, retention
 from permits.ledger import hour_of
 from permits.service import Rules
+from storage.tables.console import login_failures
 from storage.tables.ledger import reply_counts
 from storage.tables.messages import (
     InboxState,
@@ -29,15 +30,18 @@ from storage.tables.messages import (
 )
 
 log = logging.getLogger(__name__)
+# A day after its last failed login, a name or an address starts again with its free tries;
+# without this, names an attacker made up would stay in the table for ever.
+FAILED_LOGINS_KEPT = dt.timedelta(days=1)
 _FINAL = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.FAILED, OutboxState.EXPIRED)
 
 
 def purge_messages(conn: Connection, before: dt.datetime, now: dt.datetime) -> int:
-    """Texts and numbers of handled (or quarantined) messages older than `before`; brakes
-    and sessions."""
+    """Texts and numbers of handled (or quarantined) messages older than `before`; brakes,
+    USSD sessions and failed logins that no longer slow anyone."""
     removed = 0
     for statement in (
-        delete(inbox).where(inbox.c.stored_at < before, inbox.c.state == InboxState.DONE),
+        delete(inbox).where(inbox.c.stored_at < before, inbox.c.state != InboxState.NEW),
         delete(outbox).where(outbox.c.created_at < before, outbox.c.state.in_(_FINAL)),
         delete(delivery_receipts).where(delivery_receipts.c.received_at < before),
         delete(inbox_parts).where(inbox_parts.c.stored_at < before, inbox_parts.c.assembled),
@@ -48,6 +52,7 @@ def purge_messages(conn: Connection, before: dt.datetime, now: dt.datetime) -> i
                                             - dt.timedelta(hours=2)))
     conn.execute(delete(ussd_sessions).where(ussd_sessions.c.expires_at < now))
     registration_queue.purge(conn, now)
+    conn.execute(delete(login_failures).where(login_failures.c.last_at < now - FAILED_LOGINS_KEPT))
     return removed
 
 

@@ -7,6 +7,8 @@ is never handed the same failure again. Every value is stored escaped (JSON, ASC
 whatever made the inbox refuse it cannot make the quarantine refuse it too. An operator
 releases a message (it goes through the gate into the inbox again, `Inbox.release`) or
 deletes it (its text and bytes are erased at once); the retention purge removes old entries.
+A stored message the rules fail on, alone, is moved here from the inbox too (`take_from_inbox`),
+so a bug in the rules is seen, counted and can be retried once fixed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from sms_gateway.pipeline.gate import Refused, clean_text
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, Unreadable
-from storage.tables.messages import quarantine
+from storage.tables.messages import InboxState, inbox, quarantine
 
 PAGE = 100
 _INT64 = 2**63
@@ -62,6 +64,20 @@ def hold(conn: Connection, refused: Sequence[Refused | Unreadable], now: dt.date
     """Quarantine items on `conn` (the transaction that stores the rest of their batch)."""
     if refused:
         conn.execute(insert(quarantine), [_row(item, now) for item in refused])
+
+
+def take_from_inbox(conn: Connection, row_id: int, why: str, now: dt.datetime) -> None:
+    """Move a waiting inbox message here (the dispatcher failed on it alone): released, it
+    enters the inbox again as it first came."""
+    row = conn.execute(select(inbox).where(inbox.c.id == row_id,
+                                           inbox.c.state == InboxState.NEW)).first()
+    if row is None:
+        return
+    hold(conn, [Refused(InboundPart(
+        channel=row.channel, sender=row.sender, text=row.text, received_at=row.received_at,
+        dedup_key=row.dedup_key, raw=row.raw or b"", ussd_op=row.ussd_op,
+        ussd_session=row.ussd_session), why)], now)
+    conn.execute(delete(inbox).where(inbox.c.id == row_id))
 
 
 def held_by_channel(conn: Connection) -> list[tuple[str, int]]:

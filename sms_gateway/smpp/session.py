@@ -10,6 +10,10 @@ whose text cannot be decoded is passed on as `Unreadable`, for the quarantine.
 or input nobody foresaw) is answered with an error (a deliver_sm is set aside like an
 unreadable one), counted in `refused`, and the link goes on. Only a broken length prefix
 ends the session, since the stream cannot be resynchronised after it.
+
+It is one module of ~350 lines on purpose: the handlers share the window, the timers and the
+sequence counter, and the protocol reads best as one table of commands to handlers; the PDU
+codec (`pdu`), TLVs (`inbound`) and events (`events`) already live apart.
 """
 
 from __future__ import annotations

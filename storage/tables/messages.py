@@ -23,11 +23,11 @@ from storage.base import UtcDateTime, metadata
 
 
 class InboxState(StrEnum):
-    """new -> done (decided, replies queued) | failed (could not be decided alone)."""
+    """new -> done (decided, replies queued). A message the rules fail on alone leaves the
+    inbox for the quarantine; rows of older versions may still read `failed`."""
 
     NEW = "new"
     DONE = "done"
-    FAILED = "failed"
 
 
 class OutboxState(StrEnum):
