@@ -53,7 +53,7 @@ def fill(engine: Engine, rules: Rules, count: int, officer_count: int, now: dt.d
     resident_rows = [_resident(resident_phone(n), now) for n in range(count)]
     resident_rows += [_resident(checked_phone(n), now) for n in range(officer_count)]
     with engine.begin() as conn:
-        conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "enabled": True}])
+        conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "regime": "on"}])
         conn.execute(insert(residents), resident_rows)
         conn.execute(
             insert(officers),

@@ -25,7 +25,7 @@ def fill(engine: Engine, residents_count: int, history: int, officers_count: int
     """`residents_count` residents in Kinel and `history` permits spread over the past year."""
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "enabled": True}])
+        conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "regime": "on"}])
         for start in range(0, residents_count, CHUNK):
             conn.execute(insert(residents), [
                 {"phone": resident_phone(n), "name": f"Житель {n}", "district_id": "kinel",

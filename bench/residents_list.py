@@ -37,7 +37,8 @@ def build(url: str, count: int) -> None:
     migrate.upgrade(engine)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        registry.sync_districts(conn, [(i, n[0], True) for i, n in DISTRICTS.items()])
+        registry.sync_districts(conn, [(i, n[0], True) for i, n in DISTRICTS.items()],
+                                dt.datetime.now(dt.UTC))
     ids = list(DISTRICTS)
     for start in range(0, count, 100_000):
         rows = "".join(

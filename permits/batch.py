@@ -9,16 +9,28 @@ code collided) re-reads only that resident and decides their messages again.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-from permits import checks, codes, ledger, phones, requests
-from permits.ledger import Permit
+from permits import checks, codes, ledger, phones, registration, registration_queue, requests
+from permits.ledger import District, Permit
 from permits.messages import Inbound, Outcome
-from permits.parser import CheckRequest, ExitRequest, HelpRequest, Parsed, StatusRequest
+from permits.parser import (
+    AnswerRequest,
+    CheckRequest,
+    ExitRequest,
+    HelpRequest,
+    Parsed,
+    QuestionRequest,
+    RegisterRequest,
+    StatusRequest,
+    StopRequest,
+)
+from permits.registration_queue import Pending
 from permits.reply_cap import ReplyCap
 from storage.tables.ledger import outcomes, verifications
 
@@ -28,14 +40,19 @@ if TYPE_CHECKING:
 _MAX_CONFLICT_ROUNDS = 5
 
 
+_DIALOGUE = (RegisterRequest, AnswerRequest, StopRequest)
+
+
 @dataclass(frozen=True)
 class Item:
     """A message with what the batch knows of it: its sender as E.164 (None: nobody to
-    answer, such as an alphanumeric sender) and its parsed request."""
+    answer, such as an alphanumeric sender), its parsed request, and the codes it asks about
+    when it is an officer's (`checks.typed_codes`)."""
 
     message: Inbound
     phone: str | None
     parsed: Parsed
+    typed: tuple[str, ...] = ()
 
 
 class Batch:
@@ -48,6 +65,7 @@ class Batch:
         self.running_since = rules.running_since(now)
         self.verification_rows: list[dict] = []
         self.new_permits: dict[str, Permit] = {}
+        self.registration_changes: dict[str, Pending | None] = {}
 
     def run(self, messages: Sequence[Inbound]) -> list[Outcome]:
         self.items = [Item(m, self._phone(m.sender), self.rules.parser.parse(m.text))
@@ -57,7 +75,10 @@ class Batch:
             self.conn, [i.phone for i in self.items if i.phone], today=self.today, now=self.now,
             miss_since=miss_since, running_since=self.running_since)
         self.cap = ReplyCap(self.settings, self.snap.reply_counts)
-        self.found = ledger.find_by_codes(self.conn, checks.codes_asked(self.items, self.snap))
+        self.items = [replace(i, typed=checks.typed_codes(i, i.phone in self.snap.officers))
+                      if i.phone in self.snap.officers else i for i in self.items]
+        self.found = ledger.find_by_codes(self.conn,
+                                          checks.codes_asked([i.typed for i in self.items]))
         results = [self.decide(item) for item in self.items]
         self._insert_new_permits(results)
         self._write(results)
@@ -69,10 +90,16 @@ class Batch:
         texts = self.rules.texts(item.parsed.english)
         request = item.parsed.request
         officer = item.phone in self.snap.officers
+        if item.typed:
+            return checks.check(self, item, item.typed, texts)
         if isinstance(request, CheckRequest):
-            return checks.check(self, item, request, officer, texts)
+            return checks.refuse(self, item, request, texts)
         if isinstance(request, ExitRequest):
             return requests.exit_request(self, item.phone, request, texts, officer)
+        if isinstance(request, QuestionRequest):
+            return requests.question(self, item.phone, request, texts, officer)
+        if isinstance(request, _DIALOGUE):
+            return registration.handle(self, item, request, texts, officer)
         if isinstance(request, StatusRequest):
             return self.outcome(item.phone, requests.status(self, item.phone, texts), "status",
                                 officer=officer)
@@ -92,6 +119,27 @@ class Batch:
                        permit_id=permit.id if permit and permit.id else None,
                        reason=permit.reason if permit else reason, district_id=district,
                        officer=officer, permit_code=permit.code if permit else None)
+
+    @functools.cached_property
+    def districts(self) -> list[District]:
+        """Every district: read once, and only by a batch with a message that needs them."""
+        return ledger.all_districts(self.conn)
+
+    @functools.cached_property
+    def registrations(self) -> dict[str, Pending]:
+        """The registrations in progress of the numbers in the batch that answer or ask
+        about one: read once, and only when there are such messages."""
+        return registration_queue.of_numbers(
+            self.conn, [i.phone for i in self.items
+                        if i.phone and isinstance(i.parsed.request, _DIALOGUE)], self.now)
+
+    def change_registration(self, phone: str, pending: Pending | None) -> None:
+        """A registration stored (or removed: None) when the batch is written."""
+        if pending is None:
+            self.registrations.pop(phone, None)
+        else:
+            self.registrations[phone] = pending
+        self.registration_changes[phone] = pending
 
     def _phone(self, sender: str) -> str | None:
         if phones.is_alphanumeric_sender(sender):
@@ -152,6 +200,8 @@ class Batch:
                          "reason": o.reason, "district_id": o.district_id} for o in results]),
         ])
         ledger.add_reply_counts(self.conn, dict(self.cap.asked), self.now)
+        if self.registration_changes:
+            registration_queue.save(self.conn, self.registration_changes)
 
 
 def _with_permit_id(outcome: Outcome, permit_id: int) -> Outcome:

@@ -18,6 +18,9 @@ _UNBIASED_BELOW = 256 - 256 % _MODULUS
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХЗаеврокмнстухз", "ABEKMHOPCTYX3AEBPOKMHCTYX3")
 _KEYPAD = str.maketrans("ABCDEFGHJKMNPQRSTUVWXYZ", "22233344556667777888999")
 _SEPARATORS = re.compile(r"[\s\-_.·–—]+")
+# A word of free text: what lies between spaces and punctuation that never joins a code.
+_WORD = re.compile(r"[^\s,;:!?()«»\"'/\\]+")
+_HALF = LENGTH // 2  # `K7MQ 3DXA`: a code typed as two words of four
 
 
 class CodeFormatError(ValueError):
@@ -50,8 +53,8 @@ def generate() -> str:
 
 def normalize(text: str) -> str:
     """The canonical code from what was typed; raises CodeFormatError or CodeChecksumError."""
-    code = _SEPARATORS.sub("", text).translate(_LOOKALIKES).upper()
-    if len(code) != LENGTH or any(ch not in _VALUE for ch in code):
+    code = _compact(text)
+    if len(code) != LENGTH or not _in_alphabet(code):
         raise CodeFormatError(text)
     if _check_char(code[:-1]) != code[-1]:
         raise CodeChecksumError(text)
@@ -67,6 +70,35 @@ def looks_like_code(text: str) -> bool:
     except CodeFormatError:
         return False
     return True
+
+
+def find(text: str) -> list[str]:
+    """The code-shaped spans of a free text, as typed, in order: a word that is 8 code
+    characters (`K7MQ-3DXA`, `к7мq3dха.`), or two words of 4 (`K7MQ 3DXA`). Whether each is
+    a code (its check character) is for `normalize` to say: a span that fails it is a typo."""
+    words = [w for w in _WORD.findall(text) if _compact(w)]
+    found, i = [], 0
+    while i < len(words):
+        compact = _compact(words[i])
+        if len(compact) == LENGTH and _in_alphabet(compact):
+            found.append(words[i])
+            i += 1
+        elif (len(compact) == _HALF and i + 1 < len(words)
+              and len(following := _compact(words[i + 1])) == _HALF
+              and _in_alphabet(compact + following)):
+            found.append(f"{words[i]} {words[i + 1]}")
+            i += 2
+        else:
+            i += 1
+    return found
+
+
+def _compact(word: str) -> str:
+    return _SEPARATORS.sub("", word).translate(_LOOKALIKES).upper()
+
+
+def _in_alphabet(compact: str) -> bool:
+    return all(ch in _VALUE for ch in compact)
 
 
 def keypad(code: str) -> str:

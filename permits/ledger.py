@@ -8,14 +8,25 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, Table, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Dialect
 
 from permits.codes import keypad as code_keypad
 from storage.bulk import Bulk
-from storage.dialect import insert_for
+from storage.dialect import insert_for, upsert
 from storage.tables.ledger import (
     PermitState,
+    Regime,
     districts,
     officers,
     permits,
@@ -34,7 +45,15 @@ class Person:
     name: str
     district_id: str
     district_name: str
-    district_enabled: bool
+    regime: Regime
+    self_registered: bool = False
+
+
+@dataclass(frozen=True)
+class District:
+    id: str
+    name: str
+    regime: Regime
 
 
 @dataclass(frozen=True)
@@ -80,12 +99,12 @@ def read_snapshot(conn: Connection, phones: Sequence[str], *, today: dt.date, no
     unique = sorted(set(phones))
     people = conn.execute(
         select(residents.c.id, residents.c.phone, residents.c.name, residents.c.district_id,
-               districts.c.name, districts.c.enabled)
+               districts.c.name, districts.c.regime, residents.c.self_registered)
         .join(districts, districts.c.id == residents.c.district_id)
-        .where(residents.c.phone.in_(unique))
+        .where(residents.c.phone.in_(unique), registered_on(today))
     )
     for row in people:
-        snap.residents[row[1]] = Person(*row)
+        snap.residents[row[1]] = Person(*row[:5], Regime(row[5]), row[6])
     snap.officers = set(conn.scalars(
         select(officers.c.phone).where(officers.c.phone.in_(unique), officers.c.active)))
     ids = [p.id for p in snap.residents.values()]
@@ -107,19 +126,43 @@ def read_snapshot(conn: Connection, phones: Sequence[str], *, today: dt.date, no
     return snap
 
 
-def register(conn: Connection, phone: str, district_id: str, now: dt.datetime) -> Person | None:
-    """A self-registered resident (open registration); None if the district is unknown."""
-    district = conn.execute(select(districts.c.name, districts.c.enabled)
+def registered_on(day: dt.date) -> ColumnElement[bool]:
+    """Residents on the registry on `day`: a temporary one up to their last day, included."""
+    return or_(residents.c.until.is_(None), residents.c.until >= day)
+
+
+def register(conn: Connection, phone: str, name: str, district_id: str,
+             now: dt.datetime) -> Person | None:
+    """A self-registered resident; None if the district is unknown. A number whose temporary
+    entry has ended is registered again in its place."""
+    district = conn.execute(select(districts.c.name, districts.c.regime)
                             .where(districts.c.id == district_id)).first()
     if district is None:
         return None
-    stmt = insert_for(conn.dialect, residents).on_conflict_do_nothing().returning(residents.c.id)
-    resident_id = conn.scalar(stmt, {"phone": phone, "name": "—", "district_id": district_id,
-                                     "document": None, "self_registered": True,
-                                     "created_at": now})
-    if resident_id is None:  # registered a moment ago by another node
-        resident_id = conn.scalar(select(residents.c.id).where(residents.c.phone == phone))
-    return Person(resident_id, phone, "—", district_id, district.name, district.enabled)
+    upsert(conn, residents, [{"phone": phone, "name": name, "district_id": district_id,
+                              "document": None, "self_registered": True, "created_at": now,
+                              "until": None}],
+           ["phone"], ["name", "district_id", "document", "self_registered", "until"])
+    resident_id = conn.scalar(select(residents.c.id).where(residents.c.phone == phone))
+    return Person(resident_id, phone, name, district_id, district.name, Regime(district.regime),
+                  self_registered=True)
+
+
+def unregister(conn: Connection, resident_id: int, today: dt.date) -> None:
+    """A resident leaves the registry at once. One who holds permits stays in the ledger (it
+    keeps whose each permit was) as an entry that ended yesterday, unknown from now on."""
+    if conn.scalar(select(permits.c.id).where(permits.c.resident_id == resident_id).limit(1)):
+        conn.execute(update(residents).where(residents.c.id == resident_id)
+                     .values(until=today - dt.timedelta(days=1)))
+    else:
+        conn.execute(delete(residents).where(residents.c.id == resident_id))
+
+
+def all_districts(conn: Connection) -> list[District]:
+    """Every district, by name: a batch reads them only when a message needs them."""
+    rows = conn.execute(select(districts.c.id, districts.c.name, districts.c.regime)
+                        .order_by(districts.c.name, districts.c.id))
+    return [District(i, name, Regime(state)) for i, name, state in rows]
 
 
 def permits_of(conn: Connection, resident_ids: Iterable[int], today: dt.date,

@@ -34,11 +34,42 @@ class CheckRequest:
 
 
 @dataclass(frozen=True)
+class QuestionRequest:
+    """"Можно выйти в аптеку?": answered with what applies, or the exact request to send.
+    `script` is how the resident writes: "cyrillic", "latin" (Russian in Latin letters) or
+    "english"."""
+
+    reason: Reason
+    script: str
+
+
+@dataclass(frozen=True)
+class RegisterRequest:
+    """`РЕГ Иванов Кинель`: the words after the command, as typed (a surname and a district,
+    in either order; the rules tell them apart by the districts they know)."""
+
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """ДА / НЕТ (YES / NO): the answer to what the service asked the number last."""
+
+    yes: bool
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """СТОП / STOP: a resident asks to leave the registry."""
+
+
+@dataclass(frozen=True)
 class Unrecognized:
     pass
 
 
-Request = ExitRequest | HelpRequest | StatusRequest | CheckRequest | Unrecognized
+Request = (ExitRequest | HelpRequest | StatusRequest | CheckRequest | QuestionRequest
+           | RegisterRequest | AnswerRequest | StopRequest | Unrecognized)
 
 
 @dataclass(frozen=True)
@@ -52,8 +83,19 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "help": ("help", "помощь", "справка", "инфо", "info", "menu", "меню", "pomosh", "spravka"),
     "status": ("status", "статус", "остаток"),
     "check": ("check", "проверка", "проверить", "verify", "proverka"),
+    "register": ("рег", "reg", "регистрация", "register", "registration", "registraciya"),
+    "stop": ("стоп", "stop"),
+    "yes": ("да", "yes", "согласен", "согласна", "soglasen"),
+    "no": ("нет", "no"),
 }
-_ENGLISH = {"exit", "permit", "pass", "help", "info", "menu", "status", "check", "verify"}
+_ENGLISH = {"exit", "permit", "pass", "help", "info", "menu", "status", "check", "verify",
+            "register", "registration", "stop", "yes", "no"}
+# A question about going out has one of these words ("Можно выйти в аптеку?"); one without
+# ("Где ближайшая аптека?", "Магазин работает?") is conversation.
+_GOING_OUT = ("можно", "разрешено", "нужен", "нужно", "надо", "выйти", "пойти", "сходить",
+              "идти", "поехать", "выходить", "can", "may", "go", "need", "allowed")
+# A question in Latin letters that opens with one of these is in English (a reply in English).
+_ENGLISH_QUESTION_WORDS = {"can", "may", "could", "should", "do", "is", "where", "how"}
 _STOPWORDS = {fold(w)[0] for w in ("в", "на", "за", "к", "до", "с", "для", "мне", "по", "и",
                                    "to", "for", "the", "a", "my", "please", "пожалуйста")}
 
@@ -136,9 +178,20 @@ class Parser:
             return Parsed(CheckRequest(_after_first_word(text)), english)
         if command == "status":
             return Parsed(StatusRequest(), english)
+        if command == "register":
+            return Parsed(RegisterRequest(_words_after_first(text)), english)
+        if command == "stop":
+            return Parsed(StopRequest(), english)
+        named = self._reasons.match(rest)
+        if command in ("yes", "no") and named is None:
+            return Parsed(AnswerRequest(command == "yes"), english)
+        if command in ("yes", "no"):  # "да, в магазин": the reason is what counts
+            command, rest = None, tokens
+        if command is None and _is_question(text, tokens) and named:
+            return Parsed(QuestionRequest(named, _script(text, tokens)),
+                          _script(text, tokens) == "english")
         if command is None and _not_a_request(text, tokens):
             return Parsed(Unrecognized(), english)
-        named = self._reasons.match(rest)
         if command is None and named is None and codes.looks_like_code(text):
             return Parsed(CheckRequest(text.strip(), explicit=False), english)
         numbered = (self._numbered(rest if command or len(rest) == 1 else [])
@@ -174,6 +227,32 @@ _NEGATIONS = {fold(w)[0] for w in ("не", "нет", "not", "dont", "no")}
 def _numbers_name_reasons(text: str) -> bool:
     return not (_FOREIGN_LETTER.search(text) or _FOREIGN_DIGIT.search(text)
                 or _SIGNED_NUMBER.search(text))
+
+
+_FOLDED_ENGLISH_QUESTION_WORDS = {fold(w)[0] for w in _ENGLISH_QUESTION_WORDS}
+_WORDS = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+_FOLDED_GOING_OUT = tuple(fold(w)[0] for w in _GOING_OUT)
+
+
+def _is_question(text: str, tokens: list[str]) -> bool:
+    """A question about going out, without a negation: "Можно выйти в аптеку?" ("Можно в
+    магазин" without the question mark has always been a request, and still is)."""
+    return (text.rstrip().endswith("?") and not any(t in _NEGATIONS for t in tokens)
+            and any(similar(t, word) for t in tokens for word in _FOLDED_GOING_OUT))
+
+
+def _script(text: str, tokens: list[str]) -> str:
+    if has_cyrillic(text):
+        return "cyrillic"
+    return "english" if tokens and tokens[0] in _FOLDED_ENGLISH_QUESTION_WORDS else "latin"
+
+
+def _words_after_first(text: str) -> tuple[str, ...]:
+    """The words (letters, inner hyphens and apostrophes) after the command word."""
+    parts = text.replace("*", " ").replace("#", " ").strip().split(maxsplit=1)
+    return tuple(_WORDS.findall(parts[1])) if len(parts) > 1 else ()
 
 
 def _not_a_request(text: str, tokens: list[str]) -> bool:

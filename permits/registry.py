@@ -21,13 +21,17 @@ from typing import TextIO
 
 from sqlalchemy import Connection, Engine, select, update
 
-from permits import phones
+from permits import phones, regime
 from storage.db import transaction
 from storage.dialect import upsert
-from storage.tables.ledger import districts, officers, residents
+from storage.tables.ledger import Regime, districts, officers, residents
 from storage.values import problem
 
 REQUIRED_COLUMNS = ("phone", "name", "district")
+# Optional: `document`, and `until` (YYYY-MM-DD), a temporary resident's last day. A file
+# without an `until` column leaves the entries' end dates as they are; an empty cell makes
+# the entry permanent.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CHUNK = 1000  # rows per transaction: tens of milliseconds of SQLite's write lock
 MAX_LINE = 4096  # characters: a phone, a 200-character name, a district and a document fit
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -45,24 +49,22 @@ class ImportReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
-def sync_districts(conn: Connection, configured: Iterable[tuple[str, str, bool]]) -> None:
-    """Add districts the config names; an existing district keeps its on/off state."""
+def sync_districts(conn: Connection, configured: Iterable[tuple[str, str, bool]],
+                   now: dt.datetime) -> None:
+    """Add districts the config names, `enabled` ones on and the others registry-only (as
+    `districts enable|disable` switch them); an existing district keeps its regime."""
     known = set(conn.scalars(select(districts.c.id)))
-    rows = [{"id": i, "name": n, "enabled": e} for i, n, e in configured if i not in known]
+    rows = [{"id": i, "name": n, "regime": Regime.ON if e else Regime.REGISTRY_ONLY}
+            for i, n, e in configured if i not in known]
     if rows:
         conn.execute(districts.insert(), rows)
-
-
-def set_district(conn: Connection, district_id: str, enabled: bool) -> None:
-    result = conn.execute(update(districts).where(districts.c.id == district_id)
-                          .values(enabled=enabled))
-    if result.rowcount != 1:
-        raise RegistryError(f"no district {district_id!r}")
+        regime.first_states(conn, [(r["id"], r["regime"]) for r in rows], "config", now)
 
 
 def import_residents(into: Engine | Connection, source: TextIO, country: str,
                      now: dt.datetime) -> ImportReport:
-    """Import `phone,name,district[,document]` rows; bad rows are reported, good ones kept.
+    """Import `phone,name,district[,document][,until]` rows; bad rows are reported, good
+    ones kept.
 
     On an Engine every CHUNK rows commit on their own (an import cut short keeps what it
     committed; importing the file again is harmless); on a Connection everything goes in the
@@ -76,10 +78,11 @@ def import_residents(into: Engine | Connection, source: TextIO, country: str,
                             f" (missing: {', '.join(missing)})")
     with _turn(into) as conn:
         known = set(conn.scalars(select(districts.c.id)))
+    with_until = "until" in (reader.fieldnames or [])
     rows = _good_rows(reader, numbered, known, country, now, report)
     while chunk := list(itertools.islice(rows, CHUNK)):
         with _turn(into) as conn:
-            report.imported += _store_residents(conn, chunk)
+            report.imported += _store_residents(conn, chunk, with_until)
     return report
 
 
@@ -151,7 +154,20 @@ def _resident_row(row: dict, known: set[str], country: str, now: dt.datetime) ->
         if why:
             raise RegistryError(why)
     return {"phone": phone, "name": name, "district_id": district, "document": document,
-            "self_registered": False, "created_at": now}
+            "self_registered": False, "created_at": now, "until": _until(row.get("until"))}
+
+
+def _until(text: str | None) -> dt.date | None:
+    """A temporary resident's last day (`2026-12-31`), or None for a permanent one."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if _DATE.fullmatch(text):
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise RegistryError(f"until must be a date such as 2026-12-31, not {text[:20]!r}")
 
 
 def _control(name: str, value: str | None) -> str | None:
@@ -159,10 +175,19 @@ def _control(name: str, value: str | None) -> str | None:
     return None if found is None else f"{name} holds the control character U+{ord(found[0]):04X}"
 
 
-def _store_residents(conn: Connection, rows: Sequence[dict]) -> int:
+def _store_residents(conn: Connection, rows: Sequence[dict], with_until: bool) -> int:
     if rows:
-        upsert(conn, residents, rows, ["phone"], ["name", "district_id", "document"])
+        upsert(conn, residents, rows, ["phone"],
+               ["name", "district_id", "document", *(["until"] if with_until else [])])
     return len(rows)
+
+
+def set_until(conn: Connection, resident_id: int, until: dt.date | None) -> None:
+    """A resident's last day on the registry (None: permanent), as the console sets it."""
+    result = conn.execute(update(residents).where(residents.c.id == resident_id)
+                          .values(until=until))
+    if result.rowcount != 1:
+        raise RegistryError("no such resident")
 
 
 def add_officer(conn: Connection, phone: str, name: str, country: str,

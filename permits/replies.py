@@ -16,14 +16,14 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from permits.reasons import Reason
-from permits.text import has_cyrillic
+from permits.text import has_cyrillic, transliterate
 from sms_encoding.segments import cut_to_parts, measure, plan
 
 HELP_PARTS = 2
 
 NAME_LIMIT = 17  # a configured reason or district name longer than this is clipped
 # Template values that come from outside and are shortened to make a reply fit.
-TRIMMABLE = ("reason", "district", "typed")
+TRIMMABLE = ("reason", "district", "typed", "name")
 
 
 def clip(name: str, limit: int) -> str:
@@ -38,7 +38,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ask_reason": "Укажите причину: ВЫХОД и номер, напр. ВЫХОД 1. Список: ПОМОЩЬ",
         "no_such_reason": "Нет причины {number}. Напишите ВЫХОД 1-{last}. Список: ПОМОЩЬ",
         "not_resident": "Ваш номер не найден в реестре жителей. Обратитесь в администрацию.",
-        "district_off": "В районе {district} пропуска по SMS пока не выдаются.",
+        "not_resident_sms": "Вашего номера нет в реестре. Регистрация: РЕГ фамилия район",
+        "no_regime": "Пропуск не нужен: в районе {district} режим сейчас не введён.",
+        "no_regime_anywhere": "Пропуск сейчас не нужен: режим самоизоляции не введён.",
+        "registry_only": "Пропуск по SMS здесь не выдают. Обратитесь в администрацию района.",
+        "registry_office": "Пропуск по SMS здесь не выдают. Где получить: {office}",
+        "question": "Чтобы получить пропуск, отправьте SMS: {command}",
         "unrecognized": "Не понял. Пример: ВЫХОД МАГАЗИН или ВЫХОД 1. Список: ПОМОЩЬ",
         "status_active": "Пропуск {code} до {end} ({reason}). Осталось сегодня: {left}",
         "status_none": "Активного пропуска нет. Осталось сегодня: {left} из {per_day}.",
@@ -50,10 +55,32 @@ _TEXTS: dict[str, dict[str, str]] = {
         "check_typo": "ОШИБКА В КОДЕ {typed}: проверьте знаки и повторите.",
         "check_unknown": "НЕИЗВЕСТЕН: пропуска {code} нет.",
         "check_slow": "Слишком много неудачных проверок. Повторите через {minutes} мин.",
+        "check_until": "до {end}",
+        "check_from": "с {start}",
+        "check_more": "+{count} не проверено: пришлите отдельно",
+        "consent": "Сохраним: ваш номер, {name}, {district}. Согласны — ответьте ДА",
+        "registered": "Вы в реестре, район {district}. Пропуск: ВЫХОД и причина.",
+        "queued": "Заявка принята и ждёт проверки. Ответ придёт по SMS.",
+        "approved": "Заявка одобрена, район {district}. Пропуск: ВЫХОД и причина.",
+        "rejected": "Заявку на регистрацию отклонили. Вопросы — в администрацию района.",
+        "reg_format": "Напишите: РЕГ фамилия район, например РЕГ Иванов {district}",
+        "reg_no_district": "Нет района «{typed}». Пример: РЕГ Иванов {district}",
+        "reg_closed": "Регистрация по SMS не ведётся. Обратитесь в администрацию.",
+        "reg_already": "Ваш номер уже в реестре, район {district}.",
+        "reg_waiting": "Ваша заявка уже ждёт проверки. Отозвать её: СТОП",
+        "reg_too_many": "Слишком много попыток регистрации. Повторите через час.",
+        "reg_withdrawn": "Заявка отозвана, ваши данные удалены.",
+        "stop_confirm": "Удалить ваш номер из реестра? Пропуска по SMS не будет. Ответьте ДА",
+        "removed": "Ваш номер удалён из реестра.",
+        "removal_kept": "Хорошо, ваша запись остаётся в реестре.",
+        "stop_registry": "Ваш номер внесла администрация: удалить его может только она.",
         "valid": "ДЕЙСТВУЕТ",
         "expired": "ИСТЁК",
         "not_yet_valid": "ЕЩЁ НЕ ДЕЙСТВУЕТ",
         "revoked": "ОТОЗВАН",
+        "unknown": "НЕИЗВЕСТЕН",
+        "typo": "ОШИБКА В КОДЕ",
+        "format": "НЕ КОД",
     },
     "en": {
         "issued": "PERMIT {code} valid {start}-{end}, {reason}. Left today: {left}",
@@ -64,7 +91,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "no_such_reason": "There is no reason {number}. Send EXIT 1-{last}. Reasons: HELP",
         "not_resident": "Your number is not in the residents' registry. Please contact the"
                         " administration.",
-        "district_off": "Permits by SMS are not yet issued in your district ({district}).",
+        "not_resident_sms": "Your number is not in the registry. To register: REG surname"
+                            " district",
+        "no_regime": "No permit is needed: there is no regime in {district} at present.",
+        "no_regime_anywhere": "No permit is needed now: there is no self-isolation regime.",
+        "registry_only": "Permits are not issued by SMS here yet. Please contact the district"
+                         " administration.",
+        "registry_office": "No SMS permits here yet. Get one from: {office}",
+        "question": "To get a permit, send the SMS: {command}",
         "unrecognized": "Sorry, not understood. Example: EXIT SHOP or EXIT 1. Reasons: HELP",
         "status_active": "Permit {code} valid until {end} ({reason}). Left today: {left}",
         "status_none": "No active permit. Left today: {left} of {per_day}.",
@@ -76,10 +110,36 @@ _TEXTS: dict[str, dict[str, str]] = {
         "check_typo": "TYPO IN CODE {typed}: check the characters and try again.",
         "check_unknown": "UNKNOWN: no permit {code}.",
         "check_slow": "Too many failed checks. Try again in {minutes} min.",
+        "check_until": "until {end}",
+        "check_from": "from {start}",
+        "check_more": "+{count} not checked: send them separately",
+        "consent": "We will store this number, {name}, {district} to issue you permits. Reply"
+                   " YES to agree.",
+        "registered": "You are registered in {district}. For a permit: EXIT and a reason.",
+        "queued": "Your registration is waiting for approval. We will answer by SMS.",
+        "approved": "Your registration is approved ({district}). For a permit: EXIT and a"
+                    " reason.",
+        "rejected": "Your registration was not approved. Please contact the district"
+                    " administration.",
+        "reg_format": "Send: REG surname district, e.g. REG Ivanov {district}",
+        "reg_no_district": "There is no district \"{typed}\". Example: REG Ivanov {district}",
+        "reg_closed": "Registration by SMS is not open. Please contact the administration.",
+        "reg_already": "Your number is already registered in {district}.",
+        "reg_waiting": "Your registration is already waiting for approval. To withdraw it: STOP",
+        "reg_too_many": "Too many registration attempts. Please try again in an hour.",
+        "reg_withdrawn": "Registration withdrawn; your details are deleted.",
+        "stop_confirm": "Remove your number from the registry? No more permits by SMS. Reply"
+                        " YES",
+        "removed": "Your number is removed from the registry.",
+        "removal_kept": "OK, your registration stays.",
+        "stop_registry": "The administration registered your number: only it can remove it.",
         "valid": "VALID",
         "expired": "EXPIRED",
         "not_yet_valid": "NOT YET VALID",
         "revoked": "REVOKED",
+        "unknown": "UNKNOWN",
+        "typo": "TYPO",
+        "format": "NOT A CODE",
     },
 }
 
@@ -109,6 +169,10 @@ class Texts:
         return clip(reason.name(self.language), NAME_LIMIT)
 
     def district(self, name: str) -> str:
+        """The district's name, in Latin letters in English (`Kinel`: readable, typeable,
+        and the reply stays in GSM-7)."""
+        if self.language == "en" and has_cyrillic(name):
+            name = transliterate(name).title()
         return clip(name, NAME_LIMIT)
 
     def help(self, reasons: tuple[Reason, ...]) -> str:
@@ -145,6 +209,14 @@ class Texts:
 def _fields(template: str) -> tuple[str, ...]:
     """The names a template fills in, in order (cached: every reply is made from a template)."""
     return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def office_fits(office: str) -> bool:
+    """Whether the registry-only reply naming `office` fits one SMS in either language as it
+    is (it is never shortened: half a phone number is no use)."""
+    return "\n" not in office and all(
+        measure(_TEXTS[language]["registry_office"].format(office=office)).fits_one_sms
+        for language in _TEXTS)
 
 
 def initials(full_name: str) -> str:

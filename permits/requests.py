@@ -1,5 +1,8 @@
-"""Residents' requests: a permit to go out (or why none is needed or left), and their status.
+"""Residents' requests: a permit to go out (or why none is needed or left), their questions
+("Можно выйти в аптеку?"), and their status.
 
+What applies comes first: in a district without a regime nobody needs a permit, an exempt
+trip needs none, where SMS permits are not rolled out the reply says where to get one.
 One active permit at a time: asking again while a permit is valid returns it and spends
 nothing. The daily quota is a number of slots per local day; the database's unique
 (resident, day, slot) constraint is what finally enforces it (see `batch.Batch`).
@@ -13,9 +16,9 @@ from typing import TYPE_CHECKING
 from permits import codes, ledger, phones
 from permits.ledger import Permit, Person
 from permits.messages import Outcome
-from permits.parser import ExitRequest
+from permits.parser import ExitRequest, QuestionRequest
 from permits.replies import Texts
-from storage.tables.ledger import PermitState
+from storage.tables.ledger import PermitState, Regime
 
 if TYPE_CHECKING:
     from permits.batch import Batch
@@ -24,29 +27,17 @@ if TYPE_CHECKING:
 def exit_request(batch: Batch, phone: str, request: ExitRequest, texts: Texts,
                  officer: bool) -> Outcome:
     reason = request.reason
-    if reason is None:
-        if request.unknown_number is not None:
-            last = max(r.number for r in batch.settings.reasons)
-            text = texts("no_such_reason", number=request.unknown_number, last=last)
-        else:
-            text = texts("ask_reason")
-        return batch.outcome(phone, text, "ask_reason", officer=officer)
     person = batch.snap.residents.get(phone)
-    district = person.district_id if person else None
-    if reason.exempt:
-        return batch.outcome(phone, texts("exempt", reason=texts.reason(reason)), "exempt",
-                             reason=reason.number, district=district, officer=officer)
-    if person is None and _may_register(batch, phone):
-        person = ledger.register(batch.conn, phone, batch.settings.open_district, batch.now)
+    if person is None and reason and not reason.exempt and _may_register(batch, phone):
+        person = ledger.register(batch.conn, phone, "—", batch.settings.open_district,
+                                 batch.now)
         if person:
             batch.snap.residents[phone] = person
-    if person is None:
-        return batch.outcome(phone, texts("not_resident"), "not_resident",
-                             reason=reason.number, officer=officer)
-    if not person.district_enabled:
-        return batch.outcome(phone, texts("district_off",
-                                          district=texts.district(person.district_name)),
-                             "district_off", reason=reason.number, district=district)
+    refusal = _what_applies(batch, phone, person, request, texts, officer)
+    if refusal is not None:
+        return refusal
+    assert person is not None and reason is not None  # _what_applies answered otherwise
+    district = person.district_id
     held = batch.snap.permits[person.id]
     active = active_permit(held, batch.now)
     if active:
@@ -67,6 +58,61 @@ def exit_request(batch: Batch, phone: str, request: ExitRequest, texts: Texts,
                  end=texts.time(permit.valid_until), reason=reason_name(batch, permit, texts),
                  left=left)
     return batch.outcome(phone, text, "issued", permit=permit, district=district)
+
+
+def question(batch: Batch, phone: str, request: QuestionRequest, texts: Texts,
+             officer: bool) -> Outcome:
+    """"Можно выйти в аптеку?": what applies, or the exact request to send (ВЫХОД АПТЕКА)."""
+    person = batch.snap.residents.get(phone)
+    asked = ExitRequest(request.reason)
+    refusal = _what_applies(batch, phone, person, asked, texts, officer)
+    if refusal is not None:
+        return refusal
+    command = batch.rules.suggestions.command(request.reason, request.script)
+    return batch.outcome(phone, texts("question", command=command), "question",
+                         reason=request.reason.number,
+                         district=person.district_id if person else None, officer=officer)
+
+
+def _what_applies(batch: Batch, phone: str, person: Person | None, request: ExitRequest,
+                  texts: Texts, officer: bool) -> Outcome | None:
+    """The answer when no permit is to be issued: no regime where the resident lives (or
+    anywhere, to a number we do not know), no reason given, a trip that needs none, a number
+    not on the registry, a district where SMS permits are not issued; None otherwise."""
+    reason = request.reason
+    number = reason.number if reason else None
+    district = person.district_id if person else None
+
+    def answer(text: str, kind: str) -> Outcome:
+        return batch.outcome(phone, text, kind, reason=number, district=district,
+                             officer=officer)
+
+    if person is not None and person.regime == Regime.OFF:
+        return answer(texts("no_regime", district=texts.district(person.district_name)),
+                      "no_regime")
+    if person is None and batch.districts and all(
+            d.regime == Regime.OFF for d in batch.districts):
+        return answer(texts("no_regime_anywhere"), "no_regime")
+    if reason is None:
+        return answer(_ask_reason(batch, request, texts), "ask_reason")
+    if reason.exempt:
+        return answer(texts("exempt", reason=texts.reason(reason)), "exempt")
+    if person is None:
+        key = "not_resident_sms" if batch.settings.registration == "sms" else "not_resident"
+        return answer(texts(key), "not_resident")
+    if person.regime == Regime.REGISTRY_ONLY:
+        office = batch.settings.registry_office
+        text = (texts("registry_office", office=office) if office
+                else texts("registry_only"))
+        return answer(text, "registry_only")
+    return None
+
+
+def _ask_reason(batch: Batch, request: ExitRequest, texts: Texts) -> str:
+    if request.unknown_number is not None:
+        last = max(r.number for r in batch.settings.reasons)
+        return texts("no_such_reason", number=request.unknown_number, last=last)
+    return texts("ask_reason")
 
 
 def status(batch: Batch, phone: str, texts: Texts) -> str:

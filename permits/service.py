@@ -17,6 +17,7 @@ from permits.messages import Inbound, Outcome
 from permits.parser import Parser
 from permits.replies import Texts
 from permits.settings import RulesSettings
+from permits.suggestions import Suggestions
 
 
 class Rules:
@@ -26,6 +27,7 @@ class Rules:
         self.settings = settings
         self.zone = ZoneInfo(settings.timezone)
         self.parser = Parser(settings.reasons)
+        self.suggestions = Suggestions(self.parser, settings.reasons)
         self._texts = {lang: Texts(lang, self.zone) for lang in ("ru", "en")}
 
     def local_day(self, now: dt.datetime) -> dt.date:

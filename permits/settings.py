@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from permits.reasons import Reason
+from permits.replies import office_fits
 
 
 def _key(default: Any, allowed: str, check: Any = None) -> Any:
@@ -38,8 +39,13 @@ class RulesSettings:
     reasons: tuple[Reason, ...]
     per_day: int = _key(2, _WHOLE, _at_least_one)
     validity_minutes: int = _key(60, _WHOLE, _at_least_one)
-    registration: str = _key("registry", '"registry" or "open"', ("registry", "open"))
+    registration: str = _key("registry", '"registry", "open" or "sms"',
+                             ("registry", "open", "sms"))
     open_district: str = _key("", "the district id self-registered residents join")
+    registration_approval: bool = _key(True, "true or false")
+    registry_office: str = _key("", "where to get a permit where SMS permits are not issued,"
+                                    " e.g. a phone number (it must fit the reply: about 24"
+                                    " characters)", office_fits)
     replies_per_hour: int = _key(10, _WHOLE, _at_least_one)
     officer_replies_per_hour: int = _key(300, _WHOLE, _at_least_one)
     officer_misses_allowed: int = _key(5, _WHOLE, _at_least_one)

@@ -38,6 +38,11 @@ def _fix_word(word: str) -> str:
     return word.lower().translate(_TRANSLIT_TABLE)
 
 
+def transliterate(text: str) -> str:
+    """Russian words in Latin letters as people type them (`аптека` -> `apteka`)."""
+    return " ".join(_fix_word(w) for w in _WORD.findall(text))
+
+
 def canon(word: str) -> str:
     """One spelling for the many ways a transliterated word is typed."""
     for old, new in _CANON:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from permits import codes, phones
+from permits import codes, ledger, phones
 from permits.messages import Inbound
 from permits.service import Rules
 from storage.tables.ledger import officers, permits, residents
@@ -81,7 +81,8 @@ class UssdMenu:
             if not inputs:
                 return Screen(self._screens["ask_code"], False)
             return self._check(conn, phone, inputs[-1], channel, now)
-        resident = conn.scalar(select(residents.c.id).where(residents.c.phone == phone))
+        resident = conn.scalar(select(residents.c.id).where(
+            residents.c.phone == phone, ledger.registered_on(self.rules.local_day(now))))
         if resident is None:
             return Screen(self._screens["strangers"], True)
         command = "СТАТУС" if self.language == "ru" else "STATUS"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from permits import codes
@@ -10,15 +11,18 @@ from permits.ledger import Found
 from permits.phones import mask
 from permits.replies import Texts, fit, initials, joined
 from permits.settings import RulesSettings
+from sms_encoding.segments import cut_to_parts, measure
 from storage.tables.ledger import PermitState
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One check: the outcome recorded in the ledger and the text the officer reads."""
+    """One check: the outcome recorded in the ledger, the text the officer reads, and the
+    same in brief (`K7MQ-3DXA ДЕЙСТВУЕТ до 14:00`) for an answer about several codes."""
 
     outcome: str
     text: str
+    brief: str
     permit_id: int | None = None
 
 
@@ -46,14 +50,33 @@ def state_of(found: Found, now: dt.datetime) -> str:
 def verdict(typed: str, code: str | None, problem: str, found: Found | None,
             now: dt.datetime, texts: Texts, settings: RulesSettings) -> Verdict:
     """The answer to one officer's check; `found` is None when the code is not in the ledger."""
-    if problem == "format":
-        return Verdict("format", texts("check_format"))
-    if problem == "typo":
-        return Verdict("typo", texts("check_typo", typed=typed.strip()[:12]))
+    if problem in ("format", "typo"):
+        shown = typed.strip()[:12]
+        text = texts("check_format") if problem == "format" else texts("check_typo", typed=shown)
+        return Verdict(problem, text, f"{shown} {texts(problem)}")
+    shown = codes.display(code or "")
     if found is None or found.permit.state == PermitState.REFUNDED:
-        return Verdict("unknown", texts("check_unknown", code=codes.display(code or "")))
+        return Verdict("unknown", texts("check_unknown", code=shown), f"{shown} {texts('unknown')}")
     state = state_of(found, now)
-    return Verdict(state, _describe(state, found, now, texts, settings), found.permit.id)
+    brief = f"{shown} {texts(state)}"
+    if state == "valid":
+        brief += " " + texts("check_until", end=texts.time(found.permit.valid_until))
+    elif state == "not_yet_valid":
+        brief += " " + texts("check_from", start=texts.time(found.permit.valid_from))
+    return Verdict(state, _describe(state, found, now, texts, settings), brief,
+                   found.permit.id)
+
+
+def in_one_sms(verdicts: Sequence[Verdict], texts: Texts) -> tuple[str, int]:
+    """Several checks in brief, as many as fit one SMS, then how many were left out; returns
+    the text and how many it answers (those are the ones checked)."""
+    for count in range(len(verdicts), 0, -1):
+        text = "; ".join(v.brief for v in verdicts[:count])
+        if count < len(verdicts):
+            text += ". " + texts("check_more", count=len(verdicts) - count)
+        if measure(text).fits_one_sms:
+            return text, count
+    return cut_to_parts(text, 1), 1
 
 
 def _describe(state: str, found: Found, now: dt.datetime, texts: Texts,

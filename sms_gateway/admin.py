@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select
 
-from permits import codes, ledger, phones
+from permits import codes, ledger, phones, registration_queue
+from permits.service import Rules
+from sms_gateway.pipeline.notify import OUTBOX, notify
+from sms_gateway.pipeline.outbox import new_row
 from storage.tables.ledger import PermitState, officers, permits, residents
+from storage.tables.messages import outbox
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,16 @@ def list_officers(conn: Connection) -> list[dict]:
     rows = conn.execute(select(officers.c.phone, officers.c.name, officers.c.active)
                         .order_by(officers.c.name))
     return [dict(r._mapping) for r in rows]
+
+
+def decide_registration(conn: Connection, rules: Rules, registration_id: int, approve: bool,
+                        now: dt.datetime) -> registration_queue.Decision:
+    """An operator approves or rejects a registration by SMS; the resident is told by SMS on
+    the channel their ДА came in on, queued in the same transaction."""
+    decision = registration_queue.decide(conn, registration_id, approve, now)
+    texts = rules.texts(decision.english)
+    text = (texts("approved", district=texts.district(decision.person.district_name))
+            if decision.person else texts("rejected"))
+    conn.execute(insert(outbox), [new_row(None, decision.channel, decision.phone, text, now)])
+    notify(conn, OUTBOX)
+    return decision

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KINEL = District("kinel", "Кинель", True)
 SAMARA = District("samara", "Самара", False)
 _databases = itertools.count(1)
+# When the test districts got their first regime: well before any test's clock.
+SINCE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 class FakeClock:
@@ -102,7 +104,8 @@ def empty_database_url(request, tmp_path) -> str:
 def engine(database_url):
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in (KINEL, SAMARA)])
+        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in (KINEL, SAMARA)],
+                                SINCE)
     yield engine
     engine.dispose()
 

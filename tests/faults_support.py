@@ -230,7 +230,7 @@ def add_residents(engine: Engine, numbers: Iterable[str]) -> None:
     with engine.begin() as conn:
         if not conn.scalar(select(func.count()).select_from(districts)
                            .where(districts.c.id == "kinel")):
-            conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "enabled": True}])
+            conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "regime": "on"}])
         conn.execute(insert(residents), [
             {"phone": p, "name": f"Житель {p[-4:]}", "district_id": "kinel", "document": None,
              "self_registered": False, "created_at": now} for p in numbers])

@@ -19,6 +19,8 @@ from storage.tables.console import audit_log
 from storage.tables.ledger import permits, reply_counts
 from tests.conftest import ROOT
 
+pytest_plugins = ["tests.cli_support"]  # the `gateway` fixture: the command on a test database
+
 RESIDENTS = (
     "phone,name,district,document\n"
     "+79270000001,Иванов Иван Иванович,kinel,3601 123456\n"
@@ -28,35 +30,6 @@ RESIDENTS = (
     "+79270000004,,kinel,\n"
     "+79270000001,Иванов Дубль,kinel,\n"
 )
-
-
-@pytest.fixture
-def gateway(tmp_path, database_url):
-    """Runs `permit-gateway --config <a config on this test's database>`."""
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'[database]\nurl = "{database_url}"\n'
-        "[permits]\nreplies_per_hour = 100\n"
-        '[[districts]]\nid = "kinel"\nname = "Кинель"\nenabled = true\n'
-        '[[districts]]\nid = "samara"\nname = "Самара"\nenabled = false\n',
-        encoding="utf-8",
-    )
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "sms_gateway.cli", "--config", str(config), *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
-        if check:
-            assert result.returncode == 0, result.stderr
-        return result
-
-    run.config, run.url = config, database_url  # type: ignore[attr-defined]
-    return run
 
 
 def test_import_reports_bad_rows_by_line_and_keeps_good_ones(gateway, tmp_path):
@@ -145,7 +118,7 @@ def test_simulate_officers_districts_permits_end_to_end(gateway, tmp_path):
                                            f"ПРОВЕРКА {code}").stdout
     assert gateway("simulate", "--from", "+79370000099", code).stdout.startswith("Не понял")
 
-    assert "пока не" in gateway("simulate", "--from", "+79270000005", "ВЫХОД 1").stdout
+    assert "здесь не выдают" in gateway("simulate", "--from", "+79270000005", "ВЫХОД 1").stdout
     gateway("districts", "enable", "samara")
     assert gateway("simulate", "--from", "+79270000005", "ВЫХОД 1").stdout.startswith("ПРОПУСК")
     assert gateway("districts", "enable", "mars", check=False).returncode == 1
@@ -247,7 +220,8 @@ def test_help_lists_every_command_with_a_line_each(gateway):
     shown = gateway("--help").stdout
     for command in ("db upgrade", "residents import", "officers add", "officers list",
                     "officers remove", "districts enable", "districts disable", "permits list",
-                    "permits revoke", "simulate", "run", "web", "operators add",
+                    "permits revoke", "regime set", "regime show", "regime cancel",
+                    "report daily", "simulate", "run", "web", "operators add",
                     "operators list", "operators passwd", "operators role", "operators remove"):
         line = next((row for row in shown.splitlines()
                      if row.strip().startswith(command + " ")), "")

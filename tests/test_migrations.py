@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sms_gateway import migrate
 from storage.tables import metadata
 from storage.tables.console import operators
-from storage.tables.ledger import districts, permits, residents, verifications
+from storage.tables.ledger import districts, permits, regime_changes, residents, verifications
 
 
 def test_migrations_match_the_declared_tables(database_url):
@@ -38,7 +38,8 @@ def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(empty_data
               "issued_by": "sms"}
     with engine.begin() as conn:
         assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
-        conn.execute(insert(districts), [{"id": "kinel", "name": "Кинель", "enabled": True}])
+        conn.execute(text("INSERT INTO districts (id, name, enabled) VALUES ('kinel', 'Кинель',"
+                          " true)"))  # as the table was then
         conn.execute(insert(residents), [{"phone": "+79270000001", "name": "A",
                                           "district_id": "kinel", "self_registered": False,
                                           "created_at": now}])
@@ -58,6 +59,27 @@ def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(empty_data
         conn.execute(insert(verifications), [{"officer_phone": "+79370000001", "typed": "X",
                                               "permit_id": 99, "outcome": "unknown",
                                               "channel": "t", "checked_at": now}])
+    engine.dispose()
+
+
+def test_districts_keep_their_switch_as_a_regime_and_their_first_change(empty_database_url):
+    from storage.db import make_engine
+
+    engine = make_engine(empty_database_url)
+    migrate.upgrade(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO districts (id, name, enabled) VALUES"
+                          " ('kinel', 'Кинель', true), ('samara', 'Самара', false)"))
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert dict(conn.execute(select(districts.c.id, districts.c.regime)).all()) == {
+            "kinel": "on", "samara": "registry_only"}
+        first = conn.execute(select(regime_changes.c.district_id, regime_changes.c.state,
+                                    regime_changes.c.ends_at, regime_changes.c.created_by)
+                             .order_by(regime_changes.c.district_id)).all()
+        assert [tuple(row) for row in first] == [("kinel", "on", None, "migration"),
+                                                 ("samara", "registry_only", None, "migration")]
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     engine.dispose()
 
 

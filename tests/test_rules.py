@@ -121,7 +121,7 @@ def test_exempt_trips_need_no_permit_and_spend_nothing(send, engine):
 def test_strangers_and_districts_not_yet_on_are_told_so(send):
     assert send(STRANGER, "EXIT 1").kind == "not_resident"
     off = send(SAMARA_RESIDENT, "ВЫХОД 1")
-    assert off.kind == "district_off" and "Самара" in off.replies[0].text
+    assert off.kind == "registry_only" and "администрацию" in off.replies[0].text
 
 
 def test_a_missing_or_unknown_reason_is_asked_for(send):

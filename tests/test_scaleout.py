@@ -152,7 +152,8 @@ def test_retention_forgets_old_messages_and_permits_but_keeps_daily_counts(
     while gateway.dispatcher.run_once().messages:
         pass
     removed = purge.purge(engine, rules, retain_days=30, now=clock())
-    assert removed == {"outcomes": 1, "permits": 1, "messages": 2}
+    assert removed == {"outcomes": 1, "checks": 0, "permits": 1, "residents": 0,
+                       "messages": 2}
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(permits)) == 1
         assert conn.scalar(select(verifications.c.permit_id)) is None
@@ -162,7 +163,7 @@ def test_retention_forgets_old_messages_and_permits_but_keeps_daily_counts(
         assert conn.scalar(select(func.count()).select_from(outcomes)) == 2
         assert conn.scalar(select(func.count()).select_from(outbox)) == 2
     assert purge.purge(engine, rules, retain_days=30, now=clock()) == {
-        "outcomes": 0, "permits": 0, "messages": 0}
+        "outcomes": 0, "checks": 0, "permits": 0, "residents": 0, "messages": 0}
 
 
 def test_retention_forgets_failed_logins_a_day_old_and_messages_set_aside_long_ago(

@@ -318,8 +318,8 @@ def test_districts_are_switched_on_and_off_after_a_question(console, engine):
     assert console.post("/districts/samara", {"enabled": "1", **YES}).status_code == 302
     assert console.post("/districts/kinel", {"enabled": "0", **YES}).status_code == 302
     with engine.connect() as conn:
-        state = dict(conn.execute(select(districts.c.id, districts.c.enabled)).all())
-    assert state == {"kinel": False, "samara": True}
+        state = dict(conn.execute(select(districts.c.id, districts.c.regime)).all())
+    assert state == {"kinel": "registry_only", "samara": "on"}
     assert [r["action"] for r in audit_rows(engine)][-2:] == ["district_on", "district_off"]
     assert console.post("/districts/atlantis", {"enabled": "1", **YES}).status_code == 404
     assert console.get("/districts/atlantis?enabled=1").status_code == 404

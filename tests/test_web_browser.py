@@ -36,7 +36,7 @@ from sms_gateway.web.operators import add_operator
 from sms_gateway.web.server import WebServer
 from storage.db import make_engine
 from storage.tables.ledger import permits
-from tests.conftest import OFFICER, ROOT
+from tests.conftest import OFFICER, ROOT, SINCE
 from tests.web_support import PASSWORD, report_link, run_pipeline, send_replies
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -188,7 +188,8 @@ def site(tmp_path):
     engine = make_engine(url)
     migrate.upgrade(engine)
     with engine.begin() as conn:
-        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in config.districts])
+        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in config.districts],
+                                SINCE)
         add_operator(conn, "anna", PASSWORD, dt.datetime.now(dt.UTC))
         registry.add_officer(conn, OFFICER, "Сержант Петров", "RU", dt.datetime.now(dt.UTC))
     _traffic(engine, Rules(config.rules))

@@ -108,7 +108,8 @@ def _pages(console, engine) -> dict[str, str]:
     urls = ["/", "/residents", f"/residents/{rid}", f"/residents/{ids[NEIGHBOUR]}/remove",
             "/residents?show=removed", "/permits", f"/permits/{code}/revoke",
             f"/permits/{code}/print", "/officers", "/districts", "/districts/kinel?enabled=0",
-            "/audit", "/quarantine", "/no/such/page", "/residents?q=" + "x" * 200]
+            "/audit", "/quarantine", "/no/such/page", "/residents?q=" + "x" * 200,
+            "/regimes", "/registrations", "/reports", "/residents?temporary=1"]
     pages = {url: console.get(url).text for url in urls}
     pages["issue"] = console.post(f"/residents/{rid}/issue", {"reason": "6"}).text
     pages["import"] = console.post("/residents/import", {"file": (io.BytesIO(
@@ -130,7 +131,8 @@ LATIN_ALLOWED = {"SMS", "USSD", "SIM", "CSV", "UTF", "MB", "Ctrl", "P", "A", "En
                  "transceiver", "closed", "enquire_link", "phone", "name", "district",
                  "document", "permit", "gateway", "residents", "import", "CMS", "ERROR",
                  "registry", "removed", "csrf_token", "yes", "K7MQ", "DXA", "p", "csv", "x",
-                 "y", "nowhere", "Smirnova", "sim", "Petrov", "Petr"}
+                 "y", "nowhere", "Smirnova", "sim", "Petrov", "Petr", "until", "permits",
+                 "registration_approval", "false"}
 
 
 def test_no_russian_page_shows_english_words(busy, engine):

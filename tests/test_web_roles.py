@@ -14,20 +14,12 @@ from tests.conftest import RESIDENT
 from tests.web_support import PASSWORD, Console, audit_rows, make_app
 
 pytest_plugins = ["tests.web_support"]  # the console fixtures
-VIEWERS_PAGES = {"status.page", "permits.lookup", "printing.permit", "auth.logout"}
-ADMIN_LINKS = ("/residents", "/officers", "/districts", "/audit")
+VIEWERS_PAGES = {"status.page", "permits.lookup", "printing.permit", "auth.logout",
+                 "regimes.page", "reports.page", "reports.daily_csv"}
+ADMIN_LINKS = ("/residents", "/officers", "/districts", "/registrations", "/audit")
 # What a form of any admin action could carry: if a route forgot its check, the action happens.
 EVERY_FIELD = {"confirmed": "yes", "reason": "1", "phone": "+79370000042", "name": "Sgt",
                "enabled": "1"}
-
-
-@pytest.fixture
-def viewer(app, engine, clock) -> Console:
-    with engine.begin() as conn:
-        add_operator(conn, "vera", PASSWORD, clock(), Role.VIEWER)
-    console = Console(app.test_client())
-    assert console.login("vera").status_code == 302
-    return console
 
 
 @pytest.fixture
@@ -60,7 +52,7 @@ def test_an_admin_sees_every_link(console, issued):
 def _every_admin_route(app, code: str, resident: int) -> list[tuple[str, str]]:
     """(method, path) of every route that is neither public nor for viewers."""
     values = {"code": code, "resident_id": resident, "officer_id": 1, "district_id": "kinel",
-              "entry_id": 1}
+              "entry_id": 1, "change_id": 1, "registration_id": 1}
     found = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]

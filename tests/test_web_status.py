@@ -164,7 +164,7 @@ def test_metrics_after_real_traffic(anonymous, traffic):
                 if name == "permit_gateway_requests_total"}
     assert requests[(("kind", "issued"), ("reason", "1"))] == 1
     assert requests[(("kind", "issued"), ("reason", "2"))] == 1
-    assert requests[(("kind", "district_off"), ("reason", "1"))] == 1
+    assert requests[(("kind", "registry_only"), ("reason", "1"))] == 1
     assert requests[(("kind", "not_resident"), ("reason", "1"))] == 1
     assert m[("permit_gateway_verifications_total", (("outcome", "typo"),))] == 1
     assert m[("permit_gateway_queue_depth", (("queue", "outbox"), ("state", "pending")))] == 0

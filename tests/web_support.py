@@ -17,7 +17,7 @@ from sms_gateway.pipeline.dispatcher import Dispatcher
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import InboundPart, LinkHealth, SendResult
 from sms_gateway.web.app import create_app
-from sms_gateway.web.operators import add_operator
+from sms_gateway.web.operators import Role, add_operator
 from storage.tables.console import audit_log
 
 PASSWORD = "correct horse battery"
@@ -97,6 +97,16 @@ def console(app, operator) -> Console:
     """Logged in as `anna`."""
     console = Console(app.test_client())
     assert console.login().status_code == 302
+    return console
+
+
+@pytest.fixture
+def viewer(app, engine, clock) -> Console:
+    """Logged in as `vera`, a viewer."""
+    with engine.begin() as conn:
+        add_operator(conn, "vera", PASSWORD, clock(), Role.VIEWER)
+    console = Console(app.test_client())
+    assert console.login("vera").status_code == 302
     return console
 
 

@@ -19,14 +19,16 @@ from sms_gateway.cli import (
     operator_commands,
     permit_commands,
     quarantine_commands,
+    regime_commands,
     registry_commands,
+    report_commands,
     service_commands,
 )
 from sms_gateway.cli.common import CommandError
 from sms_gateway.config import Config, ConfigError, load
 
-_GROUPS = (service_commands, registry_commands, permit_commands, quarantine_commands,
-           operator_commands)
+_GROUPS = (service_commands, registry_commands, regime_commands, permit_commands,
+           report_commands, quarantine_commands, operator_commands)
 
 
 def _parser() -> argparse.ArgumentParser:

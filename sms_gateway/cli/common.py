@@ -31,7 +31,8 @@ def prepare_reporting(config: Config) -> tuple[Engine, migrate.Upgrade]:
     engine = make_engine(config.database_url)
     upgrade = migrate.upgrade(engine)
     with engine.begin() as conn:
-        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in config.districts])
+        registry.sync_districts(conn, [(d.id, d.name, d.enabled) for d in config.districts],
+                                utc_now())
     return engine, upgrade
 
 

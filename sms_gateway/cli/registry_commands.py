@@ -7,9 +7,9 @@ import csv
 import sys
 from pathlib import Path
 
-from permits import phones, registry
+from permits import phones, regime, registry
 from sms_gateway import admin
-from sms_gateway.cli.common import CommandError, prepare, record
+from sms_gateway.cli.common import CommandError, os_user, prepare, record
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
 
@@ -61,9 +61,10 @@ def officers_remove(config: Config, args: argparse.Namespace) -> None:
 
 
 def districts_switch(config: Config, args: argparse.Namespace) -> None:
+    """`enable`: the regime on, permits by SMS; `disable`: registry-only (as before regimes)."""
     enabled = args.action == "enable"
     with prepare(config).begin() as conn:
-        registry.set_district(conn, args.id, enabled)
+        regime.switch(conn, args.id, enabled, by=os_user(), now=utc_now())
         record(conn, "district_on" if enabled else "district_off", district=args.id)
     print(f"district {args.id} {args.action}d")
 
@@ -71,8 +72,8 @@ def districts_switch(config: Config, args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     res = sub.add_parser("residents", help="the residents' registry").add_subparsers(
         dest="residents", required=True, metavar="ACTION")
-    imp = res.add_parser("import", help="import phone,name,district[,document] rows; bad rows"
-                                        " are reported by line")
+    imp = res.add_parser("import", help="import phone,name,district[,document][,until] rows;"
+                                        " bad rows are reported by line")
     imp.add_argument("file")
     imp.set_defaults(func=residents_import)
 
@@ -89,8 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     dis = sub.add_parser("districts", help="switch the service on district by district")
     actions = dis.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for action, what in (("enable", "issue permits by SMS in a district"),
-                         ("disable", "stop issuing permits by SMS in a district")):
+    for action, what in (("enable", "issue permits by SMS in a district (regime on)"),
+                         ("disable", "stop issuing permits by SMS in a district (regime"
+                                     " registry-only)")):
         cmd = actions.add_parser(action, help=what)
         cmd.add_argument("id")
         cmd.set_defaults(func=districts_switch)

@@ -1,5 +1,5 @@
 """What the scheduler runs: recovery, expiry, rerouting, reassembly timeouts, link health,
-the node's heartbeat and the retention purge."""
+the node's heartbeat, the regime's scheduled changes and the retention purge."""
 
 from __future__ import annotations
 
@@ -12,18 +12,21 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Engine, select
 
+from permits import regime
 from permits.service import Rules
-from sms_gateway import link_health
+from sms_gateway import audit, link_health
 from sms_gateway.clock import Clock
 from sms_gateway.config import Config
 from sms_gateway.pipeline import outbox, purge, reroute
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.transport import Transport
+from storage.db import READ_ONLY
 from storage.dialect import upsert
 from storage.tables.messages import inbox_parts, nodes
 
 log = logging.getLogger(__name__)
 LINK_FRESH = dt.timedelta(seconds=60)  # other nodes snapshot link health every 10 s
+REGIME_SECONDS = 5  # a scheduled change of regime applies at most this late
 
 
 class Maintenance:
@@ -40,7 +43,7 @@ class Maintenance:
     def jobs(self) -> list[tuple[Callable[[], object], float]]:
         """(job, interval in seconds) pairs for the scheduler."""
         return [(self.maintain, 5), (self.heartbeat, 5), (self.snapshot_health, 10),
-                (self.purge, 3600)]
+                (self.apply_regimes, REGIME_SECONDS), (self.purge, 3600)]
 
     def maintain(self) -> None:
         """Recover stuck sends, expire late replies, reroute, close timed-out reassemblies."""
@@ -100,6 +103,21 @@ class Maintenance:
                 "started_at": self.started_at, "heartbeat_at": self.clock(),
                 "transports": json.dumps([t.channel for t in self.transports]),
             }], ["name"], ["host", "pid", "started_at", "heartbeat_at", "transports"])
+
+    def apply_regimes(self) -> None:
+        """Scheduled changes of regime that are due (or over), on every node: whichever
+        node's update changes a district writes the audit entry (permits.regime.apply)."""
+        now = self.clock()
+        with self.engine.connect().execution_options(**READ_ONLY) as conn:
+            if not regime.due(conn, now):
+                return
+        with self.engine.begin() as conn:
+            applied = regime.apply(conn, now)
+            for district_id, state in applied:
+                audit.record(conn, f"scheduler:{self.node}", "regime_applied", now,
+                             district=district_id, state=regime.spelled(state))
+        for district_id, state in applied:
+            log.info("regime of district %s is now %s (scheduled)", district_id, state)
 
     def purge(self) -> None:
         purge.purge(self.engine, self.rules, self.config.retain_days, self.clock())

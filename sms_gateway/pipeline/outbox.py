@@ -25,11 +25,12 @@ FINAL_RECEIPT_STATES = {"DELIVRD": OutboxState.DELIVERED, "UNDELIV": OutboxState
                         "DELETED": OutboxState.FAILED}
 
 
-def new_row(inbox_id: int, channel: str, recipient: str, text: str, now: dt.datetime, *,
-            priority: int = 0, expires_at: dt.datetime | None = None,
+def new_row(inbox_id: int | None, channel: str, recipient: str, text: str, now: dt.datetime,
+            *, priority: int = 0, expires_at: dt.datetime | None = None,
             permit_id: int | None = None, ussd_op: int | None = None,
             ussd_session: str | None = None) -> dict:
-    """A reply as the dispatcher queues it: pending, due now, on the channel it came in on."""
+    """A reply as the dispatcher queues it: pending, due now, on the channel it came in on
+    (`inbox_id` None: a message no request asked for, such as an operator's decision)."""
     return {"inbox_id": inbox_id, "channel": channel, "recipient": recipient, "text": text,
             "priority": priority, "state": OutboxState.PENDING, "attempts": 0, "maybe_sent": False,
             "next_attempt_at": now, "created_at": now, "updated_at": now,

@@ -1,6 +1,8 @@
-"""The scheduled purge: message texts, permits and checks older than `[privacy] retain_days`.
+"""The scheduled purge: message texts, permits and checks older than `[privacy] retain_days`,
+temporary residents that long after their last day, registration questions nobody answered.
 
-What stays: per-day counts of requests by kind, reason and district (`daily_counts`).
+What stays: per-day counts of requests and checks by kind, reason and district
+(`daily_counts`).
 Each run deletes in chunks, one transaction per chunk, until nothing old is left.
 """
 
@@ -11,7 +13,7 @@ import logging
 
 from sqlalchemy import Connection, Engine, delete
 
-from permits import retention
+from permits import registration_queue, retention
 from permits.ledger import hour_of
 from permits.service import Rules
 from storage.tables.console import login_failures
@@ -49,6 +51,7 @@ def purge_messages(conn: Connection, before: dt.datetime, now: dt.datetime) -> i
     conn.execute(delete(reply_counts).where(reply_counts.c.hour < hour_of(now)
                                             - dt.timedelta(hours=2)))
     conn.execute(delete(ussd_sessions).where(ussd_sessions.c.expires_at < now))
+    registration_queue.purge(conn, now)
     conn.execute(delete(login_failures).where(login_failures.c.last_at < now - FAILED_LOGINS_KEPT))
     return removed
 
@@ -57,18 +60,21 @@ def purge(engine: Engine, rules: Rules, retain_days: int, now: dt.datetime) -> d
     """Everything older than `retain_days`; returns how many rows of each kind went."""
     before = now - dt.timedelta(days=retain_days)
     before_day = rules.local_day(now) - dt.timedelta(days=retain_days)
-    totals = {"outcomes": 0, "permits": 0, "messages": 0}
+    totals = {"outcomes": 0, "checks": 0, "permits": 0, "residents": 0, "messages": 0}
     while True:
         with engine.begin() as conn:
             folded = retention.fold_outcomes(conn, before_day)
-            purged = retention.purge_permits(conn, before_day, before)
-        totals["outcomes"] += folded
-        totals["permits"] += purged
-        if folded < retention.CHUNK and purged < retention.CHUNK:
+            checks, purged = retention.purge_permits(conn, before_day, before, rules.local_day)
+            ended = retention.remove_ended_residents(conn, before_day)
+        for key, count in (("outcomes", folded), ("checks", checks), ("permits", purged),
+                           ("residents", ended)):
+            totals[key] += count
+        if max(folded, checks, purged, ended) < retention.CHUNK:
             break
     with engine.begin() as conn:
         totals["messages"] = purge_messages(conn, before, now)
     if any(totals.values()):
-        log.info("retention: removed %(outcomes)d request records, %(permits)d permits, "
+        log.info("retention: removed %(outcomes)d request records, %(checks)d checks, "
+                 "%(permits)d permits, %(residents)d ended temporary residents, "
                  "%(messages)d messages", totals)
     return totals

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from permits import phones, registry
+from permits import phones, regime, registry
 from sms_gateway import audit
 from sms_gateway.web import confirm, filters, params, queries
 from sms_gateway.web.auth import operator_name
@@ -79,8 +79,8 @@ def switch_district(district_id: str) -> Response | str:
     moment = now()
     with writing() as conn:
         try:
-            registry.set_district(conn, district_id, enabled)
-        except registry.RegistryError:
+            regime.switch(conn, district_id, enabled, by=f"web:{operator_name()}", now=moment)
+        except regime.RegimeError:
             abort(404)
         audit.record(conn, operator_name(), "district_on" if enabled else "district_off",
                      moment, district=district_id[:40])

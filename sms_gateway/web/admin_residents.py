@@ -30,7 +30,8 @@ def _district_names() -> dict[str, tuple[str, ...]]:
 
 def _page(status: int = 200, **view: object) -> tuple[str, int]:
     wanted = roster.Wanted(params.text("q", 100, required=False, form=False),
-                           params.text("district", 40, required=False, form=False))
+                           params.text("district", 40, required=False, form=False),
+                           params.integer("temporary", 0, 1, form=False, default=0) == 1)
     show = request.args.get("show", "registry")
     if show not in SHOW:
         params.invalid("show", ", ".join(SHOW))
@@ -44,7 +45,8 @@ def _page(status: int = 200, **view: object) -> tuple[str, int]:
             after = params.integer("after", 1, 2**63 - 1, form=False, default=0) or None
             found = roster.residents_page(conn, wanted, country, names, after)
     return render_template("residents.html", wanted=wanted, show=show, found=found,
-                           districts=district_rows, page_size=roster.PAGE, **view), status
+                           districts=district_rows, page_size=roster.PAGE,
+                           today=services().rules.local_day(now()), **view), status
 
 
 @bp.route("")
@@ -63,7 +65,8 @@ def show(resident_id: int) -> str:
         audit.record(conn, operator_name(), "resident_opened", moment, resident=resident_id,
                      phone=phones.mask(person["phone"]))
     return render_template("resident.html", person=person, permits=held,
-                           reasons=services().rules.settings.reasons)
+                           reasons=services().rules.settings.reasons,
+                           today=services().rules.local_day(moment))
 
 
 @bp.route("/import", methods=["POST"])

@@ -19,10 +19,14 @@ from sms_gateway.web import (
     admin_audit,
     admin_permits,
     admin_quarantine,
+    admin_regimes,
+    admin_registrations,
     admin_registry,
     admin_residents,
+    admin_stays,
     auth,
     csrf,
+    daily_report,
     filters,
     i18n,
     metrics,
@@ -75,7 +79,8 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
     i18n.init(app)
     metrics.init(app)
     for blueprint in (status.bp, admin_residents.bp, admin_registry.bp, admin_permits.bp,
-                      printing.bp, admin_audit.bp, admin_quarantine.bp):
+                      printing.bp, admin_audit.bp, admin_quarantine.bp, admin_regimes.bp,
+                      admin_registrations.bp, admin_stays.bp, daily_report.bp):
         app.register_blueprint(blueprint)
     _register_for_machines(app, ussd_http.blueprint(
         engine, UssdMenu(rules, config.ussd.service_code), config.ussd, clock))

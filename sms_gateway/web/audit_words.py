@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask_babel import gettext
 
+from permits.regime import WHOLE_REGION
 from sms_gateway.audit import facts
 from sms_gateway.web import filters, labels
 from sms_gateway.web.labels import N_
@@ -37,7 +38,33 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "operator_removed": (N_("removed an operator"), "%(username)s"),
     "quarantine_released": (N_("released a quarantined message"), N_("entry #%(entry)s")),
     "quarantine_deleted": (N_("deleted a quarantined item"), N_("entry #%(entry)s")),
+    "regime_set": (N_("changed the regime"),
+                   N_("change #%(change)s: %(district)s %(state)s %(period)s")),
+    "regime_cancelled": (N_("cancelled a change of regime"),
+                         N_("change #%(change)s: %(district)s %(state)s")),
+    "regime_applied": (N_("applied a scheduled change of regime"), "%(district)s %(state)s"),
+    "registration_approved": (N_("approved a registration by SMS"),
+                              N_("registration #%(registration)s %(phone)s, resident"
+                                 " #%(resident)s")),
+    "registration_rejected": (N_("rejected a registration by SMS"),
+                              N_("registration #%(registration)s %(phone)s")),
+    "resident_until_set": (N_("set a resident's last day"),
+                           N_("resident #%(resident)s %(phone)s: %(until)s")),
 }
+
+
+def _regime_words(found: dict) -> dict[str, str]:
+    """A change of regime's facts in words: the state, "every district", open times."""
+    state = str(found.get("state") or "").replace("-", "_")
+    starts = str(found.get("starts") or "").replace("T", " ")
+    ends = str(found.get("ends") or "").replace("T", " ")
+    period = gettext("from %(start)s", start=starts) if starts else gettext("from now")
+    if ends:
+        period += " " + gettext("until %(end)s", end=ends)
+    words = {"state": labels.label(labels.REGIMES, state), "period": period}
+    if found.get("district") == WHOLE_REGION:
+        words["district"] = gettext("every district")
+    return words
 
 
 def describe(action: str, detail: str) -> tuple[str, str]:
@@ -56,6 +83,8 @@ def describe(action: str, detail: str) -> tuple[str, str]:
         values["role"] = labels.label(labels.ROLES, str(found["role"]))
     if isinstance(found.get("reason"), int):
         values["reason"] = filters.reason_name(found["reason"])
+    if action.startswith("regime_"):
+        values |= _regime_words(found)
     if action not in ACTIONS:
         return action, ", ".join(f"{key} {value}" for key, value in sorted(values.items()))
     try:

@@ -100,7 +100,7 @@ def _requests(day: figures.DayOutcomes) -> Metric:
         key = (kind, "" if reason is None else str(reason))
         totals[key] = totals.get(key, 0) + count
     return _labelled(CounterMetricFamily, "requests", "Requests decided since local midnight, by"
-                     " outcome kind (issued, quota, not_resident, district_off, exempt,"
+                     " outcome kind (issued, quota, not_resident, registry_only, exempt,"
                      " repeated, ...) and reason number", ["kind", "reason"],
                      [(*key, count) for key, count in sorted(totals.items())])
 

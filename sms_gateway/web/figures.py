@@ -22,7 +22,7 @@ from storage.tables.messages import nodes as node_table
 WAITING = {"inbox": (InboxState.NEW,), "outbox": (OutboxState.PENDING, OutboxState.SENDING)}
 FINISHED_OUT = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.FAILED, OutboxState.EXPIRED)
 SENT_OUT = (OutboxState.SENT, OutboxState.DELIVERED)
-REFUSALS = ("quota", "not_resident", "district_off")
+REFUSALS = ("quota", "not_resident", "registry_only")
 STALE_AFTER = dt.timedelta(seconds=60)  # nodes write link health every 10 s
 # Channels whose replies leave the machine for a phone network; replies on any other channel
 # (the loopback of `permit-gateway simulate` and of tests) never reach a phone.

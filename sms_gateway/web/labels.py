@@ -28,7 +28,18 @@ OUTCOMES = {
     "exempt": N_("no permit needed"),
     "quota": N_("daily limit reached"),
     "not_resident": N_("not in the registry"),
-    "district_off": N_("district not switched on"),
+    "district_off": N_("district not switched on"),  # what registry_only was before regimes
+    "registry_only": N_("not issued by SMS there"),
+    "no_regime": N_("no regime: no permit needed"),
+    "question": N_("question answered"),
+    "consent_asked": N_("registration: consent asked"),
+    "registered": N_("registered by SMS"),
+    "approval_queued": N_("registration: waiting for approval"),
+    "reg_refused": N_("registration refused"),
+    "reg_withdrawn": N_("registration withdrawn"),
+    "removal_asked": N_("removal: confirmation asked"),
+    "removal_kept": N_("removal not confirmed"),
+    "removed": N_("removed from the registry by SMS"),
     "ask_reason": N_("asked for the reason"),
     "status": N_("status asked"),
     "help": N_("help asked"),
@@ -52,6 +63,9 @@ CHECKS = {
     "refused": N_("not an officer"),
     "slowed": N_("slowed down"),
 }
+# The regime of a district (storage.tables.ledger.Regime).
+REGIMES = {"off": N_("off: no permit needed"), "on": N_("on: permits by SMS"),
+           "registry_only": N_("registry only: permits elsewhere")}
 QUEUES = {"inbox": N_("incoming"), "outbox": N_("replies")}
 # Operators' roles (sms_gateway.web.operators.Role).
 ROLES = {"viewer": N_("viewer"), "admin": N_("administrator")}
@@ -87,6 +101,12 @@ FIELDS = {
     "language": N_("language"),
     "district": N_("district"),
     "paper": N_("paper size"),
+    "state": N_("regime"),
+    "starts": N_("from"),
+    "ends": N_("until"),
+    "until": N_("last day"),
+    "date": N_("date"),
+    "temporary": N_("temporary residents"),
 }
 
 

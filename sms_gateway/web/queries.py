@@ -13,7 +13,8 @@ def resident(conn: Connection, resident_id: int) -> dict | None:
     row = conn.execute(
         select(residents.c.id, residents.c.phone, residents.c.name, residents.c.document,
                residents.c.district_id, districts.c.name.label("district_name"),
-               districts.c.enabled.label("district_enabled"), residents.c.created_at)
+               districts.c.regime.label("district_regime"), residents.c.created_at,
+               residents.c.until, residents.c.self_registered)
         .join(districts, districts.c.id == residents.c.district_id)
         .where(residents.c.id == resident_id)).mappings().first()
     return dict(row) if row else None

@@ -10,8 +10,8 @@ PostgreSQL under a C locale none beyond them, so case folding in SQL would miss 
 Residents removed from the registry are gone from `residents`; what the audit log kept of
 them (masked number, district, who and when) is listed by `removed`.
 
-A filter for temporary residents belongs beside the district filter once the registry knows
-them (they do not exist yet).
+Temporary residents (those with a last day, `until`) can be listed alone; each row shows the
+last day, so an entry that has ended (its number is unknown to the rules) is plain to see.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ _MIN_DIGITS = 3
 
 @dataclass(frozen=True)
 class Wanted:
-    """What the operator asked for: typed text and a district id (both may be empty)."""
+    """What the operator asked for: typed text and a district id (both may be empty), and
+    whether only temporary residents."""
 
     text: str = ""
     district: str = ""
+    temporary: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def residents_page(conn: Connection, wanted: Wanted, country: str,
     rows = conn.execute(
         select(residents.c.id, residents.c.phone, residents.c.name, residents.c.district_id,
                districts.c.name.label("district_name"), residents.c.self_registered,
-               residents.c.created_at)
+               residents.c.created_at, residents.c.until)
         .join(districts, districts.c.id == residents.c.district_id)
         .where(*conditions).order_by(residents.c.name, residents.c.id).limit(limit + 1)
     ).mappings().all()
@@ -79,6 +81,8 @@ def _matching(wanted: Wanted, country: str,
     conditions: list[ColumnElement] = []
     if wanted.district:
         conditions.append(residents.c.district_id == wanted.district)
+    if wanted.temporary:
+        conditions.append(residents.c.until.is_not(None))
     text = " ".join(wanted.text.split())
     if not text:
         return conditions

@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, render_template
 
+from permits import regime
 from sms_gateway.pipeline import quarantine
 from sms_gateway.web import chart, figures
 from sms_gateway.web.auth import for_viewers
@@ -36,6 +37,7 @@ def page() -> str:
             "errors": figures.recent_errors(conn),
             "nodes": figures.nodes(conn, now),
             "quarantined": sum(count for _, count in quarantine.held_by_channel(conn)),
+            "overview": regime.overview(conn, now),
         }
     view["chart"] = chart.throughput(received, sent, now, CHART_MINUTES, svc.zone)
     return render_template("status.html", today=today, refresh=REFRESH_SECONDS,

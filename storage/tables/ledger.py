@@ -31,11 +31,46 @@ class PermitState(StrEnum):
     REFUNDED = "refunded"
 
 
+class Regime(StrEnum):
+    """What applies in a district: `off` (no regime: nobody needs a permit), `on` (permits
+    required and issued by SMS), `registry_only` (permits required, issued elsewhere: SMS
+    permits are not rolled out there yet)."""
+
+    OFF = "off"
+    ON = "on"
+    REGISTRY_ONLY = "registry_only"
+
+
+class RegistrationState(StrEnum):
+    """A registration by SMS: `consent` (asked to reply ДА; expires), `approval` (consented,
+    waiting for an operator), `removal` (a resident's СТОП, waiting for their ДА; expires)."""
+
+    CONSENT = "consent"
+    APPROVAL = "approval"
+    REMOVAL = "removal"
+
+
+# `regime` is the state in force now: what the rules read with each resident (no extra query
+# per batch). The scheduler derives it from `regime_changes` (permits.regime).
 districts = Table(
     "districts", metadata,
     Column("id", String(40), primary_key=True),
     Column("name", String(120), nullable=False),
-    Column("enabled", Boolean, nullable=False, default=False),
+    Column("regime", String(20), nullable=False, default=Regime.REGISTRY_ONLY),
+)
+
+# Every change of regime, made now or scheduled: for one district, or the whole region
+# (district_id NULL), from `starts_at` until `ends_at` (NULL: for good). Among the changes in
+# force the one that started last wins; when a change ends, the one before it applies again.
+regime_changes = Table(
+    "regime_changes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("district_id", String(40), ForeignKey("districts.id")),
+    Column("state", String(20), nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime),
+    Column("created_by", String(60), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 residents = Table(
@@ -47,6 +82,26 @@ residents = Table(
     Column("document", String(40)),
     Column("self_registered", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # A temporary resident's last local day (included); after it the number is unknown.
+    Column("until", Date),
+    Index(None, "until"),
+)
+
+# Registrations by SMS in progress: one row per number. Before consent it holds only what the
+# resident's ДА needs (the number, the surname and district they sent) and expires.
+registrations = Table(
+    "registrations", metadata,
+    Column("id", Integer, primary_key=True),  # how the console names one (never by number)
+    Column("phone", String(20), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("district_id", String(40), ForeignKey("districts.id"), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("channel", String(60), nullable=False),  # where the answer to an approval goes
+    Column("attempts", Integer, nullable=False),
+    Column("asked_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),  # NULL while waiting for an operator
+    Index(None, "state", "asked_at"),
 )
 
 officers = Table(
