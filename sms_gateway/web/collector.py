@@ -18,7 +18,7 @@ from prometheus_client.core import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from sms_gateway.pipeline import quarantine
-from sms_gateway.web import figures
+from sms_gateway.web import figures, links_and_nodes
 from sms_gateway.web.context import Services
 from storage.db import READ_ONLY
 
@@ -65,12 +65,12 @@ class LedgerCollector:
                           " local midnight, by outcome", ["outcome"],
                           sorted(figures.verification_outcomes(conn, since).items())),
                 _latency(figures.handling_latency(conn, since, LATENCY_BOUNDS)),
-                _links(figures.links(conn, now)),
-                _heartbeats(figures.nodes(conn, now)),
+                _links(links_and_nodes.links(conn, now)),
+                _heartbeats(links_and_nodes.nodes(conn, now)),
                 _labelled(GaugeMetricFamily, "quarantined_messages", "Inbound messages,"
                           " receipts and undecodable PDUs held in the quarantine, by channel",
                           ["channel"], quarantine.held_by_channel(conn)),
-                *_outages(figures.channels_down(conn, now), figures.replies_waiting(conn)),
+                *_outages(links_and_nodes.channels_down(conn, now), figures.replies_waiting(conn)),
             ]
 
 
@@ -128,13 +128,13 @@ def _outages(down: dict[str, float], waiting: dict[str, int]) -> list[Metric]:
     ]
 
 
-def _links(links: list[figures.Link]) -> Metric:
+def _links(links: list[links_and_nodes.Link]) -> Metric:
     return _labelled(GaugeMetricFamily, "link_up", "1 if the link reported up within the last"
                      " minute", ["channel", "node", "kind"],
                      [(link.channel, link.node, link.kind, int(link.healthy)) for link in links])
 
 
-def _heartbeats(nodes: list[figures.Node]) -> Metric:
+def _heartbeats(nodes: list[links_and_nodes.Node]) -> Metric:
     """Per node, so an alert can name the one that went silent (a dead node cannot say so)."""
     return _labelled(GaugeMetricFamily, "node_heartbeat_age_seconds", "Seconds since the node"
                      " last wrote its heartbeat", ["node"],

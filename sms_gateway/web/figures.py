@@ -1,11 +1,11 @@
-"""Every figure the status page and /metrics show, read from the database at request time so
-any node answers the same. Each query is a range over an index (today's rows, waiting rows),
-never a scan of the whole ledger."""
+"""The message figures the status page and /metrics show (queues, replies, outcomes, latency),
+read from the database at request time so any node answers the same. Each query is a range
+over an index (today's rows, waiting rows), never a scan of the whole ledger. Links, modems and
+nodes are in `links_and_nodes`."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,88 +13,18 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, case, func, select
 
 from permits.phones import mask
-from sms_gateway import link_health as health
 from storage.sqltime import epoch_seconds, minute_of
 from storage.tables.ledger import outcomes, verifications
-from storage.tables.messages import InboxState, OutboxState, inbox, link_health, outbox
-from storage.tables.messages import nodes as node_table
+from storage.tables.messages import InboxState, OutboxState, inbox, outbox
 
 WAITING = {"inbox": (InboxState.NEW,), "outbox": (OutboxState.PENDING, OutboxState.SENDING)}
 FINISHED_OUT = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.FAILED, OutboxState.EXPIRED)
 SENT_OUT = (OutboxState.SENT, OutboxState.DELIVERED)
 REFUSALS = ("quota", "not_resident", "registry_only")
-STALE_AFTER = dt.timedelta(seconds=60)  # nodes write link health every 10 s
 # Channels whose replies leave the machine for a phone network; replies on any other channel
 # (the loopback of `permit-gateway simulate` and of tests) never reach a phone.
 NETWORK_KINDS = ("modem", "smpp")
 THROUGHPUT_WINDOW = dt.timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class Modem:
-    """One modem of a pool, as its driver last reported it (sms_gateway.modem.snapshot)."""
-
-    name: str
-    state: str
-    healthy: bool
-    signal_dbm: int | None
-    registration: str | None
-    network: str
-    sim_used: int | None
-    sim_total: int | None
-    last_seen: str | None
-    error: str | None
-    sent: int
-    failed: int
-    received: int
-    model: str
-
-    @property
-    def sim_full(self) -> bool:
-        return self.sim_used is not None and self.sim_used == self.sim_total
-
-
-@dataclass(frozen=True)
-class Smpp:
-    """An SMPP connection group's session figures (sms_gateway.smpp.transport.health)."""
-
-    bind_state: str
-    window_in_use: int
-    window: int
-    queued: int
-    reconnects: int
-    last_enquire_link: str | None
-    last_error: str | None
-    refused_pdus: int = 0  # PDUs the session could not handle (answered, link kept)
-
-
-@dataclass(frozen=True)
-class Link:
-    channel: str
-    node: str
-    kind: str
-    up: bool
-    stale: bool
-    updated_at: dt.datetime
-    modems: tuple[Modem, ...] = ()
-    smpp: Smpp | None = None
-    down_seconds: float | None = None  # how long this node has had it down, when it says so
-
-    @property
-    def healthy(self) -> bool:
-        """Up by a report recent enough to believe (a dead node's last word was "up")."""
-        return self.up and not self.stale
-
-
-def links(conn: Connection, now: dt.datetime) -> list[Link]:
-    rows = conn.execute(select(link_health).order_by(link_health.c.channel, link_health.c.node))
-    return [_link(r, now) for r in rows]
-
-
-def channels_down(conn: Connection, now: dt.datetime) -> dict[str, float]:
-    """Per channel, seconds since any node last had it up (0 while one has it up now)."""
-    states = health.channel_states(health.reports(conn), now, STALE_AFTER)
-    return {channel: states[channel].down_for(now).total_seconds() for channel in sorted(states)}
 
 
 def replies_waiting(conn: Connection) -> dict[str, int]:
@@ -102,43 +32,6 @@ def replies_waiting(conn: Connection) -> dict[str, int]:
     return dict(conn.execute(select(outbox.c.channel, func.count())
                              .where(outbox.c.state.in_(WAITING["outbox"]))
                              .group_by(outbox.c.channel)).all())
-
-
-def _link(row, now: dt.datetime) -> Link:
-    try:
-        details = json.loads(row.details)
-    except ValueError:
-        details = {}
-    details = details if isinstance(details, dict) else {}
-    modems = details.get("modems") if row.kind == "modem" else None
-    return Link(row.channel, row.node, row.kind, row.up, now - row.updated_at > STALE_AFTER,
-                row.updated_at,
-                modems=tuple(_modem(name, values) for name, values in sorted(modems.items())
-                             if isinstance(values, dict)) if isinstance(modems, dict) else (),
-                smpp=_smpp(details) if row.kind == "smpp" else None,
-                down_seconds=None if row.up or row.down_since is None
-                else max((now - row.down_since).total_seconds(), 0.0))
-
-
-def _modem(name: str, d: dict) -> Modem:
-    return Modem(name, str(d.get("state") or "unknown"), bool(d.get("healthy")),
-                 _int(d.get("signal_dbm")), d.get("registration") or None,
-                 str(d.get("network") or ""), _int(d.get("sim_used")), _int(d.get("sim_total")),
-                 d.get("last_seen") or None, d.get("error") or None, _int(d.get("sent")) or 0,
-                 _int(d.get("failed")) or 0, _int(d.get("received")) or 0,
-                 str(d.get("model") or ""))
-
-
-def _smpp(d: dict) -> Smpp:
-    return Smpp(str(d.get("bind_state") or ""), _int(d.get("window_in_use")) or 0,
-                _int(d.get("window")) or 0, _int(d.get("queued")) or 0,
-                _int(d.get("reconnects")) or 0, d.get("last_enquire_link") or None,
-                d.get("last_error") or None, _int(d.get("refused_pdus")) or 0)
-
-
-def _int(value: object) -> int | None:
-    """A figure from another node's JSON: a whole number, or None for anything else."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def queue_depths(conn: Connection) -> dict[str, dict[str, int]]:
@@ -332,24 +225,3 @@ def recent_errors(conn: Connection, limit: int = 20) -> list[dict]:
     return [dict(r._mapping) | {"recipient": mask(r.recipient)} for r in rows]
 
 
-@dataclass(frozen=True)
-class Node:
-    name: str
-    heartbeat_at: dt.datetime
-    transports: tuple[str, ...]
-    alive: bool
-    heartbeat_age_seconds: float  # how long the node has been silent (0 if its clock is ahead)
-
-
-def nodes(conn: Connection, now: dt.datetime) -> list[Node]:
-    """Gateway nodes by their heartbeats; one silent for over a minute is shown as down."""
-    rows = conn.execute(select(node_table.c.name, node_table.c.heartbeat_at,
-                               node_table.c.transports).order_by(node_table.c.name))
-    return [_node(r.name, _aware(r.heartbeat_at), r.transports, now) for r in rows]
-
-
-def _node(name: str, heartbeat_at: dt.datetime, transports: str | None,
-          now: dt.datetime) -> Node:
-    silent = now - heartbeat_at
-    return Node(name, heartbeat_at, tuple(json.loads(transports or "[]")),
-                silent <= STALE_AFTER, max(silent.total_seconds(), 0.0))

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sms_gateway.web import figures
+from sms_gateway.web import links_and_nodes
 from sms_gateway.web.auth import current_operator, public
 from sms_gateway.web.collector import LedgerCollector
 from sms_gateway.web.context import now, reading, services
@@ -31,7 +31,7 @@ def healthz() -> tuple[Response, int]:
     try:
         with reading() as conn:
             conn.execute(text("SELECT 1"))
-            links = figures.links(conn, now())
+            links = links_and_nodes.links(conn, now())
     except SQLAlchemyError:
         return jsonify(database="unreachable", links=[]), 503
     return jsonify(database="ok", links=[

@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 
 from permits import regime
 from sms_gateway.pipeline import quarantine
-from sms_gateway.web import chart, figures
+from sms_gateway.web import chart, figures, links_and_nodes
 from sms_gateway.web.auth import for_viewers
 from sms_gateway.web.context import reading, services
 
@@ -26,7 +26,7 @@ def page() -> str:
     with reading() as conn:
         received, sent = figures.per_minute(conn, now - dt.timedelta(minutes=CHART_MINUTES))
         view = {
-            "links": figures.links(conn, now),
+            "links": links_and_nodes.links(conn, now),
             "throughput": figures.throughput(conn, now),
             "waiting": figures.replies_waiting(conn),
             "depths": figures.queue_depths(conn),
@@ -35,7 +35,7 @@ def page() -> str:
             "outcomes": figures.day_outcomes(conn, today),
             "checks": figures.verification_outcomes(conn, svc.day_start(now)),
             "errors": figures.recent_errors(conn),
-            "nodes": figures.nodes(conn, now),
+            "nodes": links_and_nodes.nodes(conn, now),
             "quarantined": sum(count for _, count in quarantine.held_by_channel(conn)),
             "overview": regime.overview(conn, now),
         }
