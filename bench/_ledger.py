@@ -34,6 +34,12 @@ def fill(engine: Engine, residents_count: int, history: int, officers_count: int
         conn.execute(insert(officers), [
             {"phone": officer_phone(n), "name": f"Офицер {n}", "active": True, "created_at": now}
             for n in range(officers_count)])
+    fill_history(engine, residents_count, history, now)
+
+
+def fill_history(engine: Engine, residents_count: int, history: int, now: dt.datetime) -> None:
+    """`history` permits of residents 1..`residents_count` (by id), two a day on the days
+    before today, written a chunk per transaction."""
     rng = random.Random(7)
     seen: set[str] = set()
     for start in range(0, history, CHUNK):
