@@ -117,7 +117,8 @@ def start_profile(path: Path) -> subprocess.Popen:
     """py-spy sampling this process, every thread apart, until SIGINT."""
     spy = subprocess.Popen(
         [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(os.getpid()),
-         "--threads", "--rate", "250", "--format", "raw", "--nonblocking", "--output",
+         "--threads", "--gil", "--rate", "250", "--format", "raw", "--nonblocking",
+         "--output",
          str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the flood starts
     return spy
