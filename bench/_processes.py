@@ -117,3 +117,8 @@ def peak_rss_mib(pid: int | str = "self") -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def reset_peak_rss() -> None:
+    """Start this process's VmHWM afresh (Linux: clear_refs 5), so a peak is one flood's."""
+    Path("/proc/self/clear_refs").write_text("5")

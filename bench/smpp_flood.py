@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import multiprocessing
 import os
@@ -44,7 +45,13 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from bench import _flood_ledger, kannel  # noqa: E402
 from bench._nodes_pg import BenchPostgres  # noqa: E402
-from bench._processes import FloodSmsc, own_cpu, peak_rss_mib, tree_cpu  # noqa: E402
+from bench._processes import (  # noqa: E402
+    FloodSmsc,
+    own_cpu,
+    peak_rss_mib,
+    reset_peak_rss,
+    tree_cpu,
+)
 from permits.service import Rules  # noqa: E402
 from sms_gateway import migrate  # noqa: E402
 from sms_gateway.config import Config, from_dict  # noqa: E402
@@ -90,6 +97,7 @@ def run_gateway(url: str, plan: Path, args: argparse.Namespace, server: BenchPos
     gateway = Gateway(gateway_config(url, args.batch), engine, [SmppTransport(settings)])
     gateway.start()
     smsc.expect("bound")
+    reset_peak_rss()  # this flood's peak, not an earlier one's
     meters = {"gateway": own_cpu(os.getpid())}
     if server and url.startswith(server.url("")):
         meters["postgres"] = lambda: tree_cpu(server.postmaster_pid())
@@ -105,6 +113,7 @@ def run_gateway(url: str, plan: Path, args: argparse.Namespace, server: BenchPos
     with engine.connect() as conn:
         result["permits"] = conn.scalar(select(func.count()).select_from(permits)) - args.officers
         result["permits"] -= args.history
+        result["history"] = args.history
         result["inbox"] = conn.scalar(select(func.count()).select_from(inbox))
         result["outbox_sent"] = conn.scalar(
             select(func.count()).select_from(outbox).where(outbox.c.state == "sent")
@@ -215,11 +224,11 @@ def report_round(number: int, parties: dict[str, dict]) -> None:
               f" CPU s per 1,000: {cpu_per_1000(result)}", flush=True)
 
 
-def report_gateway(name: str, rounds: list[dict], n: int) -> None:
-    last = rounds[-1]
+def report_gateway(name: str, rounds: list[dict]) -> None:
+    last, n = rounds[-1], rounds[-1]["requests"]
     checks = [g["check_p99"] for g in rounds]
     complete = all(g["complete"] and g["permits"] == g["permit_replies"] == n for g in rounds)
-    print(f"\n{name}")
+    print(f"\n{name}: {n:,} requests, {last['history']:,} permits in the ledger before")
     print(
         f"  every resident got a permit in every round: {complete}"
         f" (last round: {last['permit_replies']} PROPUSK/PERMIT replies, {last['permits']}"
@@ -290,8 +299,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kannel", action="store_true")
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--profile", type=Path, help="a folder for py-spy's records")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="two floods a round on each database: 10,000 requests on an empty ledger, then"
+        " 100,000 residents' over 1,000,000 permits (--requests and --history), no yardsticks",
+    )
     args = parser.parse_args(argv)
     databases = args.db.split(",")
+    floods = [(args.requests, args.history)]
+    if args.scale:
+        args.no_kannel = args.no_echo = True
+        if (args.requests, args.history) == (10_000, 0):
+            args.requests, args.history = 100_000, 1_000_000
+        floods = [(10_000, 0), (args.requests, args.history)]
     with_kannel = not args.no_kannel and kannel.installed()
     if not args.no_kannel and not with_kannel:
         print(f"Kannel is not installed (run {kannel.SETUP}): measured without it")
@@ -305,13 +326,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for number in range(1, args.rounds + 1):
             parties = {}
-            for db in databases:
+            for db, (requests, history) in itertools.product(databases, floods):
+                flood = argparse.Namespace(**vars(args) | {"requests": requests,
+                                                           "history": history})
                 workdir = Path(tempfile.mkdtemp(prefix="smpp-flood-"))
                 url = fresh_database(db, server, workdir)
-                plan = spawn.submit(prepare, url, args, workdir).result()
-                kind = db.split(":")[0]
-                profile = args.profile / f"{kind}-{number}.txt" if args.profile else None
-                parties[f"gateway, {kind}"] = run_gateway(url, plan, args, server, profile)
+                plan = spawn.submit(prepare, url, flood, workdir).result()
+                name = f"gateway, {db.split(':')[0]}"
+                if args.scale:
+                    name += f", {requests:,} requests over {history:,} permits"
+                profile = (args.profile / f"{name.replace(', ', '-').replace(' ', '_')}"
+                           f"-{number}.txt") if args.profile else None
+                parties[name] = run_gateway(url, plan, flood, server, profile)
             if with_kannel:
                 parties["Kannel echo"] = kannel.run(plan, args.window)
             if not args.no_echo:
@@ -324,13 +350,12 @@ def main(argv: list[str] | None = None) -> int:
         if server:
             server.stop()
 
-    n = args.requests
-    print(f"\nSMPP flood: {n} requests from {n} residents, {args.history} permits in the ledger"
-          f" before; submit window {args.window}, SMSC window {args.smsc_window or 'none'},"
-          f" batch {args.batch}; median of {args.rounds} rounds (range)")
+    print(f"\nSMPP flood: each request from its own resident; submit window {args.window},"
+          f" SMSC window {args.smsc_window or 'none'}, batch {args.batch};"
+          f" median of {args.rounds} rounds (range)")
     for name, rounds in results.items():
         if name.startswith("gateway"):
-            report_gateway(name, rounds, n)
+            report_gateway(name, rounds)
         else:
             report_yardstick(name, rounds)
     print("\nratios, round by round")
@@ -339,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
             ratio(f"{name} / Kannel", results[name], results["Kannel echo"], ">= 0.5x (0.4x)")
         if not args.no_echo:
             ratio(f"{name} / smpplib echo", results[name], results["smpplib echo"], "-")
+    if args.scale:
+        for db in databases:
+            kind = db.split(":")[0]
+            small, large = (results[n] for n in results if n.startswith(f"gateway, {kind},"))
+            ratio(f"{kind}: {args.requests:,} over {args.history:,} / 10,000 on none", large,
+                  small, ">= 0.8x, peak RSS < 200 MB")
     if {"gateway, sqlite", "gateway, postgresql"} <= results.keys():
         ratio("PostgreSQL / SQLite", results["gateway, postgresql"], results["gateway, sqlite"],
               ">= 0.8x")
