@@ -6,20 +6,32 @@ holds no tests itself.
   EnvironmentFile=, specifiers, `$VAR` and `${VAR}`), so a test can start exactly what the
   unit would start.
 * `local_site`: an nginx site of the kit made runnable on this machine: its ports, its
-  certificate and the console's address replaced, nothing else touched.
+  certificate and the console's address replaced, nothing else touched; `nginx_conf` puts
+  sites into a main nginx.conf, `running_nginx` runs it.
+* `serving_console`: `permit-gateway web` running on a config, for requests from outside.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.install_support import ROOT
+import pytest
+
+from tests.install_support import ROOT, wait_until_healthy
 
 KIT = ROOT / "deploy"
+SNIPPET = KIT / "nginx" / "permit-gateway-proxy.conf"
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
@@ -127,3 +139,83 @@ def local_site(text: str, ports: dict[int, int], certificate: Path, key: Path,
     text = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", text)
     text = text.replace("/etc/nginx/snippets/permit-gateway-proxy.conf", str(snippet))
     return text.replace("127.0.0.1:8080", f"127.0.0.1:{console_port}")
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is missing: scripts/setup.sh installs it")
+    return path
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate and its key."""
+    cert, key = folder / "site.pem", folder / "site.key"
+    subprocess.run([require("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-days", "1", "-subj", "/CN=permits.example.org", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def nginx_conf(folder: Path, sites: dict[str, str], certificate: tuple[Path, Path],
+               ports: dict[int, int], console_port: int) -> Path:
+    """A main nginx.conf around sites (file name: the kit's text, as is or edited), as Debian's
+    includes them in http {}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    snippet = folder / SNIPPET.name
+    shutil.copy(SNIPPET, snippet)
+    includes = []
+    for name, text in sites.items():
+        local = folder / name
+        local.write_text(local_site(text, ports, *certificate, snippet, console_port))
+        includes.append(f"    include {local};")
+    conf = folder / "nginx.conf"
+    temp = "".join(f"    {kind}_temp_path {folder / kind};\n"
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf.write_text(
+        f"pid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\n"
+        "events {}\nhttp {\n    include /etc/nginx/mime.types;\n"
+        f"    access_log {folder / 'access.log'};\n{temp}" + "\n".join(includes) + "\n}\n")
+    return conf
+
+
+@contextmanager
+def running_nginx(conf: Path, port: int, timeout: float = 60.0) -> Iterator[None]:
+    """nginx on `conf` until the block ends, once it accepts connections on `port`."""
+    process = subprocess.Popen([require("nginx"), "-c", str(conf), "-g", "daemon off;"],
+                               stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _accepts(port):
+            if process.poll() is not None:
+                raise AssertionError(f"nginx exited: {process.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nginx did not listen on {port} within {timeout:.0f} s")
+            time.sleep(0.05)
+        yield
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.wait(timeout=30)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def serving_console(config: Path, port: int) -> Iterator[None]:
+    """`permit-gateway --config CONFIG web` until the block ends, once /healthz answers on
+    `port` (the config's [web] port)."""
+    process = subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "--config",
+                                str(config), "web"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process)
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -87,6 +87,7 @@ class Request:
     refused: int = 0  # answered with an error (the ESME did not commit it)
     unanswered: int = 0  # the connection ended before any answer (committed or not)
     acknowledged: bool = False
+    first_delivered: float | None = None  # monotonic time of the first deliver_sm
 
 
 class KeepingSmsc(SimSmsc):
@@ -143,6 +144,8 @@ class KeepingSmsc(SimSmsc):
         connection = receivers[next(self._turns) % len(receivers)]
         with self._books:
             request.deliveries += 1
+            if request.first_delivered is None:
+                request.first_delivered = time.monotonic()
         connection.deliver(request.message)  # taken back by `unanswered` if it ended
 
     def unanswered(self, message: pdu.ShortMessage, attempt: int) -> None:

@@ -247,7 +247,8 @@ def test_help_lists_every_command_with_a_line_each(gateway):
     shown = gateway("--help").stdout
     for command in ("db upgrade", "residents import", "officers add", "officers list",
                     "officers remove", "districts enable", "districts disable", "permits list",
-                    "permits revoke", "simulate", "run", "web", "operators add"):
+                    "permits revoke", "simulate", "run", "web", "operators add",
+                    "operators list", "operators passwd", "operators role", "operators remove"):
         line = next((row for row in shown.splitlines()
                      if row.strip().startswith(command + " ")), "")
         assert len(line.split(maxsplit=len(command.split()))) > len(command.split()), command

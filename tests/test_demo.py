@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -87,6 +88,11 @@ def test_the_demo_answers_an_sms_stops_cleanly_on_ctrl_c_and_starts_again_as_it_
     _post(f"http://{control}/inject", {"sender": "+79270000001", "text": "ВЫХОД магазин"})
     sent = wait_for(lambda: _sent(f"http://{control}/sent"), timeout=60, what="the reply")
     assert "ПРОПУСК" in json.dumps(sent, ensure_ascii=False)
+    # The demo's config lets a USSD connector on this machine ask without a token.
+    first.read_until(b"web console on", timeout=60)
+    ussd = urllib.request.urlopen(f"http://127.0.0.1:{port}/ussd", data=urllib.parse.urlencode(
+        {"sessionId": "1", "phoneNumber": "+79370000099", "text": ""}).encode(), timeout=10)
+    assert ussd.read().decode().startswith("CON ")
     assert first.interrupt() == 0
 
     second = Terminal(env)

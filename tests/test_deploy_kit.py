@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,15 +22,23 @@ from sms_gateway import migrate
 from sms_gateway.config import from_dict, load
 from sms_gateway.web.app import create_app
 from storage.db import make_engine
-from tests.deploy_support import KIT, Unit, local_site, read_environment_file
-from tests.install_support import ROOT, free_port, wait_until_healthy
+from tests.deploy_support import (
+    KIT,
+    Unit,
+    nginx_conf,
+    read_environment_file,
+    require,
+    running_nginx,
+    self_signed_certificate,
+    serving_console,
+)
+from tests.install_support import free_port
 
 UNITS = sorted((KIT / "systemd").glob("permit-gateway*.*"))
 SERVICES = [unit for unit in UNITS if unit.suffix == ".service"]
 NODE_UNIT = KIT / "systemd" / "permit-gateway.service"
 BACKUP_UNIT = KIT / "systemd" / "permit-gateway-backup.service"
 SITES = sorted((KIT / "nginx").glob("permit-gateway*.conf"))
-SNIPPET = KIT / "nginx" / "permit-gateway-proxy.conf"
 RULES = KIT / "monitoring" / "permit-gateway.rules.yml"
 DASHBOARD = KIT / "monitoring" / "permit-gateway.dashboard.json"
 UDEV = KIT / "udev" / "78-permit-gateway-modems.rules"
@@ -43,13 +49,7 @@ MAX_EXPOSURE = 25
 COMING = {"permit_gateway_quarantined_messages", "permit_gateway_link_down_seconds",
           "permit_gateway_replies_waiting"}
 PROMETHEUS_OWN = {"up"}
-
-
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is missing: scripts/setup.sh installs it")
-    return path
+USSD_TOKEN = "kit-test-token"  # USSD_TOKEN of the node's environment file
 
 
 def kit_config():
@@ -82,7 +82,7 @@ def systemd_root(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
 def test_systemd_analyze_verify_finds_nothing_to_say(unit, systemd_root):
-    result = subprocess.run([_require("systemd-analyze"), "verify", f"--root={systemd_root}",
+    result = subprocess.run([require("systemd-analyze"), "verify", f"--root={systemd_root}",
                              f"/etc/systemd/system/{unit.name}"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and not result.stdout + result.stderr, result.stderr
@@ -90,7 +90,7 @@ def test_systemd_analyze_verify_finds_nothing_to_say(unit, systemd_root):
 
 @pytest.mark.parametrize("unit", SERVICES, ids=lambda p: p.name)
 def test_the_services_are_hardened(unit, systemd_root):
-    result = subprocess.run([_require("systemd-analyze"), "security", "--offline=yes",
+    result = subprocess.run([require("systemd-analyze"), "security", "--offline=yes",
                              f"--threshold={MAX_EXPOSURE}", f"--root={systemd_root}",
                              f"/etc/systemd/system/{unit.name}"], capture_output=True,
                             text=True, timeout=60)
@@ -115,7 +115,7 @@ def test_sysusers_and_tmpfiles_make_the_user_and_its_folders(tmp_path):
     (tmp_path / "etc/group").write_text("root:x:0:\ndialout:x:20:\n")
     for tool, args in (("systemd-sysusers", [str(sysusers)]),
                        ("systemd-tmpfiles", ["--create", str(tmpfiles)])):
-        subprocess.run([_require(tool), f"--root={tmp_path}", *args], check=True, timeout=60)
+        subprocess.run([require(tool), f"--root={tmp_path}", *args], check=True, timeout=60)
     passwd = (tmp_path / "etc/passwd").read_text()
     [user] = [line.split(":") for line in passwd.splitlines() if line.startswith("permit-")]
     assert user[5] == str(Unit.read(NODE_UNIT).state_directory())
@@ -178,40 +178,13 @@ def test_udev_names_the_modems_the_config_uses_and_hides_them_from_modemmanager(
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate and its key."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "site.pem", folder / "site.key"
-    subprocess.run([_require("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-days", "1", "-subj", "/CN=permits.example.org", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True, timeout=60)
-    return cert, key
-
-
-def _nginx_conf(folder: Path, sites: list[Path], certificate: tuple[Path, Path],
-                ports: dict[int, int], console_port: int) -> Path:
-    """A main nginx.conf around the kit's sites, as Debian's includes them in http {}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    snippet = folder / "permit-gateway-proxy.conf"
-    shutil.copy(SNIPPET, snippet)
-    includes = []
-    for site in sites:
-        local = folder / site.name
-        local.write_text(local_site(site.read_text(), ports, *certificate, snippet,
-                                    console_port))
-        includes.append(f"    include {local};")
-    conf = folder / "nginx.conf"
-    temp = "".join(f"    {kind}_temp_path {folder / kind};\n"
-                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    conf.write_text(
-        f"pid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\n"
-        "events {}\nhttp {\n    include /etc/nginx/mime.types;\n"
-        f"    access_log {folder / 'access.log'};\n{temp}" + "\n".join(includes) + "\n}\n")
-    return conf
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_nginx_accepts_the_sites(tmp_path, certificate):
-    conf = _nginx_conf(tmp_path, SITES, certificate, {80: 80, 443: 443, 8443: 8443}, 8080)
-    result = subprocess.run([_require("nginx"), "-t", "-c", str(conf)], capture_output=True,
+    conf = nginx_conf(tmp_path, {site.name: site.read_text() for site in SITES}, certificate,
+                      {80: 80, 443: 443, 8443: 8443}, 8080)
+    result = subprocess.run([require("nginx"), "-t", "-c", str(conf)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "[warn]" not in result.stderr, result.stderr
@@ -228,32 +201,21 @@ def console(tmp_path):
     config.write_text(
         f'[database]\nurl = "{url}"\n[service]\ndata_dir = "{tmp_path}"\n'
         f'[web]\nport = {port}\ntrusted_proxy = "{kit.web.trusted_proxy}"\n'
-        f'[ussd]\ntoken = "{kit.ussd.token}"\n', encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "--config",
-                                str(config), "web"], cwd=ROOT, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_healthy(f"http://127.0.0.1:{port}", process)
+        f'[ussd]\ntoken = "{USSD_TOKEN}"\n'
+        f"allow_loopback = {str(kit.ussd.allow_loopback).lower()}\n", encoding="utf-8")
+    with serving_console(config, port):
         yield port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 @pytest.fixture
 def nginx(tmp_path, certificate, console):
     """The public site, running, in front of the console: {"http": port, "https": port}."""
     ports = {80: free_port(), 443: free_port()}
-    conf = _nginx_conf(tmp_path / "nginx", [KIT / "nginx" / "permit-gateway.conf"],
-                       certificate, ports, console)
-    process = subprocess.Popen([_require("nginx"), "-c", str(conf), "-g", "daemon off;"],
-                               stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_until_healthy(f"https://127.0.0.1:{ports[443]}", process)
+    site = KIT / "nginx" / "permit-gateway.conf"
+    conf = nginx_conf(tmp_path / "nginx", {site.name: site.read_text()}, certificate, ports,
+                      console)
+    with running_nginx(conf, ports[443]):
         yield {"http": ports[80], "https": ports[443], "console": console}
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(timeout=30)
 
 
 def _request(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
@@ -276,10 +238,14 @@ def _request(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
 def test_through_the_public_site_the_console_answers_and_ussd_does_not(nginx):
     public = f"https://127.0.0.1:{nginx['https']}"
     form = b"sessionId=1&serviceCode=*377%23&phoneNumber=%2B79370000099&text="
-    # The console itself answers USSD from this host: the 404s below are the site's rule.
-    assert _request(f"http://127.0.0.1:{nginx['console']}/ussd", form)[0] == 200
+    with_token = form + f"&token={USSD_TOKEN}".encode()
+    # The console answers USSD from this host with the token and to nobody without it (the
+    # kit's allow_loopback is off): the 404s below are the site's rule.
+    direct = f"http://127.0.0.1:{nginx['console']}/ussd"
+    assert _request(direct, form)[0] == 403
+    assert _request(direct, with_token)[0] == 200
     for path in ("/ussd", "/ussd?token=x", "//ussd", "/%75ssd", "/static/../ussd"):
-        assert _request(public + path, form)[0] == 404, path
+        assert _request(public + path, with_token)[0] == 404, path
     status, headers, page = _request(public + "/login")
     assert status == 200 and b"<form" in page
     assert "Secure" in headers["Set-Cookie"], "X-Forwarded-Proto from the trusted proxy"
@@ -292,7 +258,7 @@ def test_through_the_public_site_the_console_answers_and_ussd_does_not(nginx):
 
 
 def test_promtool_accepts_the_alert_rules_and_the_scrape_config():
-    promtool = _require("promtool")
+    promtool = require("promtool")
     for args in (["check", "rules", str(RULES)],
                  ["check", "config", str(KIT / "monitoring" / "prometheus.yml")]):
         result = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sms_gateway import migrate
 from storage.tables import metadata
+from storage.tables.console import operators
 from storage.tables.ledger import districts, permits, residents, verifications
 
 
@@ -57,4 +58,19 @@ def test_upgrading_a_ledger_keeps_its_permits_and_what_points_at_them(empty_data
         conn.execute(insert(verifications), [{"officer_phone": "+79370000001", "typed": "X",
                                               "permit_id": 99, "outcome": "unknown",
                                               "channel": "t", "checked_at": now}])
+    engine.dispose()
+
+
+def test_operators_from_before_roles_become_admins(empty_database_url):
+    from storage.db import make_engine
+
+    engine = make_engine(empty_database_url)
+    migrate.upgrade(engine, "0007")  # before roles and sessions
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO operators (username, password_hash, created_at, active)"
+                          " VALUES ('anna', 'x', '2026-11-25 10:00:00', :yes)"), {"yes": True})
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.scalar(select(operators.c.role)) == "admin"
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     engine.dispose()

@@ -12,9 +12,11 @@ from sqlalchemy import select, update
 
 from permits import codes
 from permits.ussd_menu import UssdMenu, dialled_inputs
+from sms_gateway.config import UssdSettings
 from sms_gateway.gateway import Gateway
 from sms_gateway.smpp.transport import SmppTransport
 from sms_gateway.ussd.http import blueprint
+from sms_gateway.web.proxy import ProxyAware
 from storage.tables.ledger import permits, verifications
 from tests.conftest import NEIGHBOUR, OFFICER, RESIDENT, STRANGER
 from tools.simsmsc.kit import local_settings
@@ -176,15 +178,21 @@ def test_officer_dials_the_code_directly_over_the_npm_smpp_peer(config, engine, 
 # -- over HTTP ----------------------------------------------------------------------------------
 
 
-def http_client(engine, menu, clock, token=""):
+def http_client(engine, menu, clock, trusted_proxy="", **ussd):
+    """`/ussd` alone, behind the console's proxy handling; `ussd` are `[ussd]` keys (loopback
+    callers allowed unless said otherwise)."""
     app = Flask(__name__)
-    app.register_blueprint(blueprint(engine, menu, token, clock))
+    settings = UssdSettings(**{"allow_loopback": True, **ussd})
+    app.register_blueprint(blueprint(engine, menu, settings, clock))
+    app.wsgi_app = ProxyAware(app.wsgi_app, trusted_proxy)
     return app.test_client()
 
 
-def post(client, text="", phone=OFFICER, **kwargs):
+def post(client, text="", phone=OFFICER, peer="127.0.0.1", **kwargs):
     return client.post("/ussd", data={"sessionId": "s1", "serviceCode": "*377#",
-                                      "phoneNumber": phone, "text": text}, **kwargs)
+                                      "phoneNumber": phone, "text": text,
+                                      **kwargs.pop("data", {})},
+                       environ_base={"REMOTE_ADDR": peer}, **kwargs)
 
 
 def test_http_officer_session_con_then_end(engine, menu, clock, permit_code):
@@ -201,19 +209,26 @@ def test_http_resident_and_stranger(engine, menu, clock, permit_code):
     assert post(client, phone=STRANGER).text.startswith("END Пропуск: SMS ВЫХОД")
 
 
-def test_http_token_is_required_when_set(engine, menu, clock, people):
-    client = http_client(engine, menu, clock, token="t0ken")
+def test_http_token_in_a_header_or_a_form_field(engine, menu, clock, people):
+    client = http_client(engine, menu, clock, token="t0ken", allow_loopback=False)
     assert post(client).status_code == 403
-    assert post(client, query_string={"token": "wrong"}).status_code == 403
-    assert post(client, query_string={"token": "t0ken"}).status_code == 200
+    assert post(client, headers={"X-USSD-Token": "wrong"}).status_code == 403
     assert post(client, headers={"X-USSD-Token": "t0ken"}).status_code == 200
+    assert post(client, data={"token": "t0ken"}).status_code == 200
+    assert post(client, data={"token": "t0ke"}).status_code == 403
+    # Not in the URL, where access logs keep it.
+    assert post(client, query_string={"token": "t0ken"}).status_code == 403
 
 
-def test_http_without_a_token_answers_loopback_callers_only(engine, menu, clock, people):
-    client = http_client(engine, menu, clock)
-    far = post(client, environ_base={"REMOTE_ADDR": "203.0.113.9"})
-    assert far.status_code == 403
-    assert post(client, environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+def test_http_without_a_token_answers_nobody_unless_loopback_is_allowed(engine, menu, clock,
+                                                                        people):
+    closed = http_client(engine, menu, clock, allow_loopback=False)
+    assert post(closed).status_code == 403
+    assert post(closed, peer="::1").status_code == 403
+    local = http_client(engine, menu, clock)
+    assert post(local, peer="203.0.113.9").status_code == 403
+    assert post(local, peer="::1").status_code == 200
+    assert post(local, headers={"X-USSD-Token": "guess"}).status_code == 403  # a wrong token
 
 
 def test_http_missing_phone_is_a_clear_error(engine, menu, clock, people):
@@ -221,11 +236,41 @@ def test_http_missing_phone_is_a_clear_error(engine, menu, clock, people):
     assert response.status_code == 400 and "phoneNumber" in response.text
 
 
-def test_http_without_a_token_refuses_requests_relayed_by_a_local_proxy(engine, menu, clock,
-                                                                         people):
-    client = http_client(engine, menu, clock)
-    relayed = post(client, headers={"X-Forwarded-For": "203.0.113.9"})
-    assert relayed.status_code == 403
+def test_http_forwarding_headers_from_a_direct_caller_change_nothing(engine, menu, clock,
+                                                                     permit_code):
+    """Issue 14, finding 1: the old check looked for forwarding headers, which waitress removes
+    from untrusted callers, so a relayed request passed as a local one. Trust is decided from
+    the socket peer now; the headers a caller sends neither open nor close anything."""
+    closed = http_client(engine, menu, clock, allow_loopback=False)
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+        relayed = post(closed, phone=RESIDENT, headers={header: "127.0.0.1"})
+        assert relayed.status_code == 403 and permit_code not in relayed.text
+    far = http_client(engine, menu, clock)
+    spoofed = post(far, phone=RESIDENT, peer="203.0.113.9",
+                   headers={"X-Forwarded-For": "127.0.0.1"})
+    assert spoofed.status_code == 403 and permit_code not in spoofed.text
+
+
+def test_http_a_request_through_the_trusted_proxy_is_never_local(engine, menu, clock,
+                                                                 permit_code):
+    client = http_client(engine, menu, clock, trusted_proxy="127.0.0.1", token="t0ken")
+    for headers in ({"X-Forwarded-For": "127.0.0.1"}, {"X-Forwarded-For": "203.0.113.9"}, {}):
+        refused = post(client, phone=RESIDENT, headers=headers)
+        assert refused.status_code == 403 and permit_code not in refused.text, headers
+    allowed = post(client, phone=RESIDENT, headers={"X-Forwarded-For": "203.0.113.9",
+                                                    "X-USSD-Token": "t0ken"})
+    assert permit_code in allowed.text
+
+
+def test_http_allow_from_limits_the_addresses_answered(engine, menu, clock, people):
+    client = http_client(engine, menu, clock, trusted_proxy="127.0.0.1", token="t0ken",
+                         allow_from=("192.0.2.0/28", "2001:db8::/32"))
+    token = {"X-USSD-Token": "t0ken"}
+    assert post(client, headers={**token, "X-Forwarded-For": "192.0.2.5"}).status_code == 200
+    assert post(client, headers={**token, "X-Forwarded-For": "192.0.2.16"}).status_code == 403
+    assert post(client, peer="2001:db8::7", headers=token).status_code == 200
+    assert post(client, peer="198.51.100.1", headers=token).status_code == 403
+    assert post(client, headers=token).status_code == 403  # the proxy itself is not listed
 
 
 def test_http_fields_with_nul_or_lone_surrogates_are_answered_not_a_500(engine, menu, clock,

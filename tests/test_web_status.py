@@ -273,3 +273,13 @@ def test_metrics_say_how_long_each_node_has_been_silent(anonymous, config, engin
     m = _metrics(anonymous.get("/metrics").text)
     assert m[("permit_gateway_node_heartbeat_age_seconds", (("node", "kinel-node-1"),))] == 180
     assert m[("permit_gateway_node_heartbeat_age_seconds", (("node", "kinel-node-2"),))] == 90
+
+
+def test_the_reply_cap_shows_on_the_status_page_and_in_metrics(console, anonymous, config,
+                                                               engine, rules, clock, people):
+    limit = rules.settings.replies_per_hour
+    run_pipeline(engine, rules, clock, [(RESIDENT, f"СТАТУС {n}") for n in range(limit + 2)])
+    card = console.get("/").text.split('id="capped"')[1].split("</span>")[0]
+    assert card.startswith(' class="bad">') and card.endswith(": 2")
+    assert re.search(r'permit_gateway_requests_total\{kind="capped",reason=""\} 2\.0',
+                     anonymous.get("/metrics").text)

@@ -31,11 +31,16 @@ def console_language() -> str:
     return "en"
 
 
+# The console's tests move the clock by hours and days between requests of one login; the
+# sessions' own lifetimes are tested with the real defaults (tests/test_web_sessions.py).
+LONG_SESSIONS = {"session_idle_minutes": 60 * 24 * 30, "session_max_hours": 24 * 30}
+
+
 @pytest.fixture
 def web_config(config, tmp_path, console_language):
     """The test config with its data folder (where the session secret goes) in tmp_path."""
-    return dataclasses.replace(config, data_dir=tmp_path / "data",
-                               web=dataclasses.replace(config.web, language=console_language))
+    return dataclasses.replace(config, data_dir=tmp_path / "data", web=dataclasses.replace(
+        config.web, language=console_language, **LONG_SESSIONS))
 
 
 @pytest.fixture
@@ -45,11 +50,19 @@ def operator(engine, clock) -> str:
     return "anna"
 
 
-@pytest.fixture
-def app(web_config, engine, clock):
-    app = create_app(web_config, engine, clock=clock)
+def make_app(web_config, engine, clock, *, ussd: dict | None = None, **web):
+    """The console with `[web]` keys changed (`trusted_proxy="127.0.0.1"`, ...), and `[ussd]`
+    keys."""
+    config = dataclasses.replace(web_config, web=dataclasses.replace(web_config.web, **web),
+                                 ussd=dataclasses.replace(web_config.ussd, **(ussd or {})))
+    app = create_app(config, engine, clock=clock)
     app.testing = True
     return app
+
+
+@pytest.fixture
+def app(web_config, engine, clock):
+    return make_app(web_config, engine, clock)
 
 
 class Console:

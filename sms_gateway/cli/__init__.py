@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from permits import phones, registry
 from sms_gateway import logsafe
 from sms_gateway.cli import (
+    operator_commands,
     permit_commands,
     quarantine_commands,
     registry_commands,
@@ -24,7 +25,8 @@ from sms_gateway.cli import (
 from sms_gateway.cli.common import CommandError
 from sms_gateway.config import Config, ConfigError, load
 
-_GROUPS = (service_commands, registry_commands, permit_commands, quarantine_commands)
+_GROUPS = (service_commands, registry_commands, permit_commands, quarantine_commands,
+           operator_commands)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import getpass
 import os
@@ -13,6 +14,7 @@ from permits import registry
 from sms_gateway import audit, migrate
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
+from sms_gateway.pipeline.gate import bounded_int
 from storage.db import make_engine
 
 
@@ -46,6 +48,14 @@ def record(conn: Connection, action: str, **facts: audit.Fact) -> None:
     """A change made from the command line, in the audit log beside the console's (`facts`
     already masked)."""
     audit.record(conn, os_user(), action, utc_now(), **facts)
+
+
+def whole_number(text: str) -> int:
+    """An argparse type: a positive whole number, read like every number from outside."""
+    value = bounded_int(text, 18)
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
 
 
 def local_time(moment: dt.datetime, config: Config) -> str:

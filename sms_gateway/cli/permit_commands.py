@@ -11,7 +11,7 @@ import zoneinfo
 
 from permits import codes
 from sms_gateway import admin
-from sms_gateway.cli.common import CommandError, local_time, prepare, record
+from sms_gateway.cli.common import CommandError, local_time, prepare, record, whole_number
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
 
@@ -57,12 +57,6 @@ def _since(text: str, config: Config) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or len(text) > 9 or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
-    return int(text)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     per = sub.add_parser("permits", help="look up and revoke permits").add_subparsers(
         dest="permits", required=True, metavar="ACTION")
@@ -70,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--phone", help="only this resident's permits")
     lst.add_argument("--since", metavar="DATE", help="only permits issued from this local day")
     amount = lst.add_mutually_exclusive_group()
-    amount.add_argument("--limit", type=_positive, default=DEFAULT_LIMIT,
+    amount.add_argument("--limit", type=whole_number, default=DEFAULT_LIMIT,
                         help=f"at most this many (default {DEFAULT_LIMIT})")
     amount.add_argument("--all", action="store_true", help="every permit")
     lst.add_argument("--json", action="store_true", help="JSON with UTC ISO-8601 times")

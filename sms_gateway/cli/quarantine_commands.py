@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from permits import phones
-from sms_gateway.cli.common import CommandError, prepare, record
+from sms_gateway.cli.common import CommandError, prepare, record, whole_number
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
 from sms_gateway.pipeline import quarantine
@@ -50,21 +50,15 @@ def _resolving(action: Callable[[], None]) -> None:
         raise CommandError(str(exc)) from exc
 
 
-def _entry_id(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
-        raise argparse.ArgumentTypeError(f"expected an entry number, not {text!r}")
-    return int(text)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     qua = sub.add_parser("quarantine", help="inbound items the inbox set aside").add_subparsers(
         dest="quarantine", required=True, metavar="ACTION")
     lst = qua.add_parser("list", help="the held entries, newest first")
-    lst.add_argument("--limit", type=_entry_id, default=100)
+    lst.add_argument("--limit", type=whole_number, default=100)
     lst.set_defaults(func=quarantine_list)
     release = qua.add_parser("release", help="run a held message through the inbox again")
-    release.add_argument("id", type=_entry_id)
+    release.add_argument("id", type=whole_number)
     release.set_defaults(func=quarantine_release)
     delete = qua.add_parser("delete", help="erase a held entry")
-    delete.add_argument("id", type=_entry_id)
+    delete.add_argument("id", type=whole_number)
     delete.set_defaults(func=quarantine_delete)

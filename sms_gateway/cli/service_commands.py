@@ -1,4 +1,4 @@
-"""Running the service: `db upgrade`, `simulate`, `run`, `web`, and the console's `operators`."""
+"""Running the service: `db upgrade`, `simulate`, `run`, `web`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import argparse
 import socket
 import sys
 
-from sms_gateway.cli.common import CommandError, prepare, prepare_reporting, record
-from sms_gateway.clock import utc_now
+from sms_gateway.cli.common import CommandError, prepare, prepare_reporting
 from sms_gateway.config import Config
 
 # Why a message got no reply, in words for whoever ran `simulate`.
@@ -51,19 +50,6 @@ def web(config: Config, args: argparse.Namespace) -> None:
     serve_web(config, prepare(config))
 
 
-def operators_add(config: Config, args: argparse.Namespace) -> None:
-    from sms_gateway.web.operators import OperatorError, add_operator, read_password
-
-    try:
-        password = read_password(sys.stdin, sys.stdin.isatty())
-        with prepare(config).begin() as conn:
-            add_operator(conn, args.username, password, utc_now())
-            record(conn, "operator_added", username=args.username)
-    except OperatorError as exc:
-        raise CommandError(str(exc)) from exc
-    print(f"operator {args.username} added")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="the database schema").add_subparsers(
         dest="db", required=True, metavar="ACTION")
@@ -82,10 +68,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_.add_argument("--no-web", action="store_true", help="do not serve the web console")
     run_.set_defaults(func=run)
     sub.add_parser("web", help="serve only the operators' web console").set_defaults(func=web)
-
-    ops = sub.add_parser("operators", help="the web console's operators").add_subparsers(
-        dest="operators", required=True, metavar="ACTION")
-    add = ops.add_parser("add", help="add a web operator (the password is asked for, or read"
-                                     " from standard input)")
-    add.add_argument("username")
-    add.set_defaults(func=operators_add)

@@ -7,6 +7,7 @@ transports' (`modem.settings`, `smpp.settings`): every section is read the same 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -20,6 +21,23 @@ def _timezone(value: str) -> bool:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _networks(values: tuple[str, ...]) -> bool:
+    try:
+        for value in values:
+            ipaddress.ip_network(value, strict=False)
+    except ValueError:
         return False
     return True
 
@@ -50,9 +68,12 @@ class WebSettings:
     port: int = setting(8080, allowed="a port number", check=lambda v: 0 <= v < 65536)
     secret_key: str = setting("", allowed="a long random string (or ${ENV_VAR})")
     metrics_public: bool = setting(True, allowed="true or false")
-    trusted_proxy: str = setting("", allowed="the reverse proxy's address, e.g. 127.0.0.1")
+    trusted_proxy: str = setting("", allowed="the reverse proxy's IP address, e.g. 127.0.0.1",
+                                 check=lambda v: v == "" or _address(v))
     language: str = setting("", allowed='"ru" or "en" (empty: [service] language)',
                             check=("", *LANGUAGES))
+    session_idle_minutes: int = setting(30, allowed="minutes >= 1", check=at_least_one)
+    session_max_hours: int = setting(12, allowed="hours >= 1", check=at_least_one)
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,9 @@ class UssdSettings:
     service_code: str = setting("*377#", allowed="a USSD code such as *377#",
                                 check=lambda v: re.fullmatch(r"\*[0-9*]+#", v) is not None)
     token: str = setting("", allowed="a shared secret (or ${ENV_VAR})")
+    allow_from: tuple[str, ...] = setting((), allowed="a list of addresses or networks, e.g."
+                                          ' ["192.0.2.0/28"]', check=_networks)
+    allow_loopback: bool = setting(False, allowed="true or false")
     session_seconds: int = setting(120, allowed="seconds >= 1", check=at_least_one)
 
 

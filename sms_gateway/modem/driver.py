@@ -6,6 +6,10 @@ committed it; a lost port or a silent modem ends the session and the port is reo
 exponential backoff.  Notifications that queued up together (say during a 3-second send)
 are handled together, so their SMS are committed in one transaction; sends found queued
 behind them wait their turn in `_held`.
+
+Longer than our usual 300 lines because its one job is one thread's loop and the order of
+its steps is the point: split, the sequence (configure, sweep, notice, send, poll, recover)
+would have to be read across files to see that no two commands interleave.
 """
 
 from __future__ import annotations

@@ -3,15 +3,12 @@
 The form carries `sessionId`, `serviceCode`, `phoneNumber` and `text` (every answer so far,
 joined by `*`), so the session needs no state here. Its fields pass the gate's text
 normalisation (`gate.clean_text`): a NUL typed into a USSD field must not fail the check's
-transaction. With `[ussd] token` set a request must
-carry it (`token` query parameter or `X-USSD-Token` header); without a token the endpoint
-answers direct loopback callers only (not requests relayed by a reverse proxy).
+transaction. Who is answered at all is `ussd.trust`'s decision, made before the phone number or
+any other field but the token is believed.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 
 from flask import Blueprint, Response, request
@@ -19,7 +16,10 @@ from sqlalchemy import Engine
 
 from permits.ussd_menu import UssdMenu, dialled_inputs
 from sms_gateway.clock import Clock
+from sms_gateway.config import UssdSettings
 from sms_gateway.pipeline.gate import clean_text
+from sms_gateway.ussd import trust
+from sms_gateway.web.proxy import connection
 
 log = logging.getLogger(__name__)
 MAX_FIELD = 200
@@ -31,22 +31,20 @@ def _plain(body: str, status: int = 200) -> Response:
                                                                          "no-store"})
 
 
-def _loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
-def blueprint(engine: Engine, menu: UssdMenu, token: str, clock: Clock) -> Blueprint:
+def blueprint(engine: Engine, menu: UssdMenu, settings: UssdSettings,
+              clock: Clock) -> Blueprint:
     """The `/ussd` endpoint; the web app registers it outside the login wall."""
     ussd = Blueprint("ussd", __name__)
 
     @ussd.post("/ussd")
     def answer() -> Response:
-        refusal = _refusal(token, request.remote_addr)
-        if refusal:
-            return refusal
+        caller = connection()
+        presented = request.headers.get(trust.HEADER) or request.form.get(trust.FIELD) or ""
+        why = trust.refusal(settings, caller, presented)
+        if why:
+            log.warning("USSD request refused: %s (from %s%s)", why, caller.client,
+                        " through the proxy" if caller.via_proxy else "")
+            return _plain("END forbidden", 403)
         phone, text, service = (clean_text(request.form.get(name, default))[:MAX_FIELD]
                                 for name, default in (("phoneNumber", ""), ("text", ""),
                                                       ("serviceCode", menu.service_code)))
@@ -59,21 +57,3 @@ def blueprint(engine: Engine, menu: UssdMenu, token: str, clock: Clock) -> Bluep
         return _plain(("END " if screen.final else "CON ") + screen.text)
 
     return ussd
-
-
-def _refusal(token: str, remote: str | None) -> Response | None:
-    given = request.args.get("token") or request.headers.get("X-USSD-Token") or ""
-    if token:
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            log.warning("USSD request refused: wrong or missing token from %s", remote)
-            return _plain("END forbidden", 403)
-        return None
-    proxied = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
-    if not _loopback(remote) or proxied:
-        # A reverse proxy on this host makes every caller look local: without a token, only
-        # a direct local caller (the USSD gateway's connector on this machine) is answered.
-        log.warning("USSD request refused: no token configured and the caller is not local")
-        return _plain("END forbidden", 403)
-    return None
-
-

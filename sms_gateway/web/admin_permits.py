@@ -1,4 +1,5 @@
-"""Permits: look one up by code or by the holder's phone, and revoke it (after a confirmation)."""
+"""Permits: look one up by code or by the holder's phone (viewers too), and revoke it (after a
+confirmation; admins only)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from werkzeug.wrappers import Response
 from permits import codes, ledger, phones
 from sms_gateway import admin, audit
 from sms_gateway.web import confirm, filters, labels, params
-from sms_gateway.web.auth import operator_name
+from sms_gateway.web.auth import for_viewers, operator_name
 from sms_gateway.web.context import now, reading, services, writing
 
 bp = Blueprint("permits", __name__, url_prefix="/permits")
@@ -54,6 +55,7 @@ def _by_code(conn: Connection, typed: str, country: str,
 
 
 @bp.route("")
+@for_viewers
 def lookup() -> tuple[str, int]:
     typed = params.text("q", 40, required=False, form=False)
     try:

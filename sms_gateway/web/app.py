@@ -31,6 +31,7 @@ from sms_gateway.web import (
     status,
 )
 from sms_gateway.web.context import Services, install
+from sms_gateway.web.proxy import ProxyAware
 from sms_gateway.web.secret import session_secret
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -60,10 +61,12 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
         SESSION_COOKIE_NAME="permit_gateway_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=config.web.session_max_hours),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
     )
     app.session_interface = _SessionCookies()
+    app.wsgi_app = ProxyAware(app.wsgi_app,  # type: ignore[method-assign]
+                              config.web.trusted_proxy)
     app.url_map.converters["int"] = params.RowId
     rules = Rules(config.rules)
     install(app, Services(config, engine, rules, clock))
@@ -75,8 +78,7 @@ def create_app(config: Config, engine: Engine, *, clock: Clock = utc_now) -> Fla
                       printing.bp, admin_audit.bp, admin_quarantine.bp):
         app.register_blueprint(blueprint)
     _register_for_machines(app, ussd_http.blueprint(
-        engine, UssdMenu(rules, config.ussd.service_code),
-        config.ussd.token, clock))
+        engine, UssdMenu(rules, config.ussd.service_code), config.ussd, clock))
     filters.init(app)
     app.register_error_handler(HTTPException, _error_page)
     app.after_request(_headers)

@@ -31,7 +31,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "officer_deactivated": (N_("deactivated an officer"), N_("officer #%(officer)s %(phone)s")),
     "district_on": (N_("switched a district on"), "%(district)s"),
     "district_off": (N_("switched a district off"), "%(district)s"),
-    "operator_added": (N_("added an operator"), "%(username)s"),
+    "operator_added": (N_("added an operator"), "%(username)s, %(role)s"),
+    "operator_password_changed": (N_("gave an operator a new password"), "%(username)s"),
+    "operator_role_changed": (N_("changed an operator's role"), "%(username)s: %(role)s"),
+    "operator_removed": (N_("removed an operator"), "%(username)s"),
     "quarantine_released": (N_("released a quarantined message"), N_("entry #%(entry)s")),
     "quarantine_deleted": (N_("deleted a quarantined item"), N_("entry #%(entry)s")),
 }
@@ -49,6 +52,8 @@ def describe(action: str, detail: str) -> tuple[str, str]:
         values["outcome"] = labels.label(labels.OUTCOMES, str(found["outcome"]))
     if "district" in found:
         values["district"] = filters.district_name(str(found["district"]))
+    if "role" in found:
+        values["role"] = labels.label(labels.ROLES, str(found["role"]))
     if isinstance(found.get("reason"), int):
         values["reason"] = filters.reason_name(found["reason"])
     if action not in ACTIONS:

@@ -257,7 +257,7 @@ class DayOutcomes:
     rows: tuple[tuple[str, str | None, int | None, int], ...]  # kind, district, reason, count
 
     def by_kind(self) -> Counter[str]:
-        total = Counter({kind: 0 for kind in ("issued", *REFUSALS)})
+        total = Counter({kind: 0 for kind in ("issued", *REFUSALS, "capped", "duplicate")})
         for kind, _district, _reason, count in self.rows:
             total[kind] += count
         return total

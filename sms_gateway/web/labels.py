@@ -53,6 +53,8 @@ CHECKS = {
     "slowed": N_("slowed down"),
 }
 QUEUES = {"inbox": N_("incoming"), "outbox": N_("replies")}
+# Operators' roles (sms_gateway.web.operators.Role).
+ROLES = {"viewer": N_("viewer"), "admin": N_("administrator")}
 # What the quarantine holds (sms_gateway.pipeline.quarantine.Kind).
 QUARANTINE_KINDS = {"message": N_("message"), "receipt": N_("delivery receipt"),
                     "unreadable": N_("unreadable")}

@@ -20,6 +20,7 @@ from permits import codes, ledger
 from sms_gateway import admin
 from sms_gateway.config import LANGUAGES
 from sms_gateway.web import params, queries
+from sms_gateway.web.auth import for_viewers
 from sms_gateway.web.context import now, reading, services
 
 bp = Blueprint("printing", __name__)
@@ -38,6 +39,7 @@ def qr_svg(code: str) -> Markup:
 
 
 @bp.route("/permits/<code>/print")
+@for_viewers
 def permit(code: str) -> str:
     try:
         canonical = codes.normalize(code[:20])

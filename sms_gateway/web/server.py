@@ -26,7 +26,6 @@ class WebServer:
         self.host = config.web.host if host is None else host
         self.port = config.web.port if port is None else port
         self.threads = threads
-        self.trusted_proxy = config.web.trusted_proxy
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -38,14 +37,12 @@ class WebServer:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("the web server is already running")
-        proxy = self.trusted_proxy
-        behind_proxy = {"trusted_proxy": proxy, "trusted_proxy_count": 1,
-                        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
-                        "clear_untrusted_proxy_headers": True} if proxy else {}
+        # No proxy options here: the app reads forwarding headers itself (web.proxy), since
+        # waitress would replace the socket peer the app decides trust from.
         self._server = waitress.create_server(
             self.app, host=self.host, port=self.port, threads=self.threads,
             ident="permit-gateway", max_request_body_size=MAX_UPLOAD_BYTES + 65536,
-            **behind_proxy)
+            clear_untrusted_proxy_headers=False)
         self.port = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()

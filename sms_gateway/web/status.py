@@ -8,6 +8,7 @@ from flask import Blueprint, render_template
 
 from sms_gateway.pipeline import quarantine
 from sms_gateway.web import chart, figures
+from sms_gateway.web.auth import for_viewers
 from sms_gateway.web.context import reading, services
 
 bp = Blueprint("status", __name__)
@@ -16,6 +17,7 @@ REFRESH_SECONDS = 15
 
 
 @bp.route("/")
+@for_viewers
 def page() -> str:
     svc = services()
     now = svc.clock()

@@ -1,12 +1,13 @@
-"""The web console's tables: operators, their audit log, and failed logins (for slowing down).
+"""The web console's tables: operators and their open sessions, their audit log, and failed
+logins (for slowing down).
 
-They live on the ledger's MetaData so Alembic sees them (migrations 0002 and 0007), with the
-indexes the console's pages need on the pipeline's and the ledger's tables.
+They live on the ledger's MetaData so Alembic sees them (migrations 0002, 0007 and 0008), with
+the indexes the console's pages need on the pipeline's and the ledger's tables.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
 
 from storage.base import UtcDateTime, metadata
 from storage.tables.ledger import residents
@@ -20,6 +21,19 @@ operators = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("language", String(2)),  # the console's language this operator chose (migration 0007)
+    # `viewer` or `admin` (web.operators.Role); operators older than migration 0008 are admins.
+    Column("role", String(10), nullable=False, server_default="admin"),
+)
+
+# One row per logged-in browser, read on every request: deleting a row ends that session at
+# once on every node sharing the database. `id` is the SHA-256 of the cookie's token, so the
+# table alone opens no session (migration 0008).
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
 )
 
 # Who did what and when. `detail` never holds a full phone number: masked ones and row ids only.
@@ -34,7 +48,8 @@ audit_log = Table(
     Index(None, "action", "id"),  # one action's entries, newest first (removed residents)
 )
 
-# Failed logins per (username, address): in the database so every node slows the same guesser.
+# Failed logins per throttle key (web.throttle: a username from anywhere, an address whatever
+# the username, a remembered browser): in the database so every node slows the same guesser.
 login_failures = Table(
     "login_failures", metadata,
     Column("username", String(60), primary_key=True),

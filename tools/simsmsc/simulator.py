@@ -5,6 +5,7 @@ drop the connection, go silent (a half-open link), throttle, generic_nack, unbin
 just as a deliver_sm_resp arrives (the acknowledgement lost), go away altogether.
 As a real SMSC does, a deliver_sm answered ESME_RX_T_APPN is delivered again, and one never
 answered before its connection ended is delivered again right after the next bind.
+Longer than 300 lines because each fault is a few lines of the one connection loop it bends.
 """
 
 from __future__ import annotations
