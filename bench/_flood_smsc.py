@@ -171,7 +171,9 @@ class FloodSmsc:
             time.sleep(interval)
             message = checks[turn % len(checks)]
             self._take(1)
-            with self.write_lock:
+            with self.write_lock:  # see serve(): no check written once the run is complete
+                if self._residents_answered():
+                    return
                 data = self._deliver(message)
                 self.sock.sendall(data)
                 self.checks_sent[message.source_addr].append(time.perf_counter())
@@ -199,8 +201,10 @@ class FloodSmsc:
             if self.bound.is_set() and not self.announced:
                 self.announced = True
                 print(json.dumps({"event": "bound"}), flush=True)
-            if self._complete():
-                self.done.set()
+            if self._residents_answered():
+                with self.write_lock:  # not between a check's last look and its write
+                    if self._complete():
+                        self.done.set()
 
     def _handle(self, command: int, status: int, sequence: int, body: bytes, now: float) -> bytes:
         if command == Command.SUBMIT_SM:
