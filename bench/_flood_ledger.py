@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert
 
+from bench._ledger import fill_history
 from permits import codes
 from permits.messages import Inbound
 from permits.service import Rules
@@ -48,8 +49,10 @@ class Traffic:
     checks: list[tuple[str, str, str]]
 
 
-def fill(engine: Engine, rules: Rules, count: int, officer_count: int, now: dt.datetime) -> Traffic:
-    """`count` residents in Kinel, officers, and one issued permit per officer to check."""
+def fill(engine: Engine, rules: Rules, count: int, officer_count: int, now: dt.datetime,
+         history: int = 0) -> Traffic:
+    """`count` residents in Kinel, officers, and one issued permit per officer to check;
+    `history` permits of the residents on the days before today (a ledger in use)."""
     resident_rows = [_resident(resident_phone(n), now) for n in range(count)]
     resident_rows += [_resident(checked_phone(n), now) for n in range(officer_count)]
     with engine.begin() as conn:
@@ -69,14 +72,30 @@ def fill(engine: Engine, rules: Rules, count: int, officer_count: int, now: dt.d
         )
         asked = [Inbound(checked_phone(n), "ВЫХОД 1", "bench", now) for n in range(officer_count)]
         seeds = [outcome.permit_code for outcome in rules.handle(conn, asked, now)]
+    if history:
+        fill_history(engine, count, history, now)  # residents 1..count: written first
     requests = [(resident_phone(n), *REQUEST_TEXTS[n % len(REQUEST_TEXTS)]) for n in range(count)]
     checks = [
-        (officer_phone(n), f"ПРОВЕРКА {codes.display(code)}", "ucs2")
-        if n % 2 == 0
-        else (officer_phone(n), f"CHECK {codes.display(code).lower()}", "gsm7")
+        (officer_phone(n), text, encoding)
+        for variant in range(len(CHECK_WORDS) * 6)
         for n, code in enumerate(seeds)
+        for text, encoding in [_check_text(code, variant + n)]
     ]
     return Traffic(requests, checks)
+
+
+# An officer's identical check sent again before its answer left is answered once
+# (pipeline/repeats.py), so the SMSC rotates each officer through different spellings.
+CHECK_WORDS = ("ПРОВЕРКА ", "CHECK ", "проверка ", "check ", "verify ", "")
+
+
+def _check_text(code: str, variant: int) -> tuple[str, str]:
+    """One spelling of a check: the word (or none), the code upper or lower case, with a
+    dash, a space or nothing in the middle; Cyrillic words travel as UCS2."""
+    word = CHECK_WORDS[variant % len(CHECK_WORDS)]
+    shown = codes.display(code).replace("-", ("-", " ", "")[variant // len(CHECK_WORDS) % 3])
+    shown = shown.lower() if variant // (3 * len(CHECK_WORDS)) % 2 else shown
+    return word + shown, "gsm7" if word.isascii() else "ucs2"
 
 
 def _resident(phone: str, now: dt.datetime) -> dict:

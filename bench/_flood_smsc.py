@@ -5,14 +5,17 @@ with the ESME it measures.
 
 PLAN.json: {"requests": [[phone, text, "gsm7"|"ucs2"], ...],
             "checks": [[officer_phone, text, encoding], ...], "check_interval": seconds,
-            "chunk": PDUs per write, "timeout": seconds}
+            "chunk": PDUs per write, "window": deliver_sm awaiting their resp (0: none),
+            "timeout": seconds}
 
 stdout, one JSON object a line: {"event": "listening", "port": N}, {"event": "bound"},
 then, after a line `go` on stdin, {"event": "result", ...} once every request and every check
 was answered (or the timeout passed). Every deliver_sm of the flood is encoded up front and
-written as fast as TCP takes it, with no deliver window: the harshest reading of "at once".
-Officers' checks go out every `check_interval` seconds while the flood is being answered,
-each interleaved between two flood writes, so it waits behind whatever is already on the wire.
+written as fast as TCP takes it: with no deliver window (0), all at once, the harshest reading
+of "at once"; with a window, as an SMSC does, at most that many wait for their
+deliver_sm_resp. Officers' checks go out every `check_interval` seconds while the flood is
+being answered, each interleaved between two flood writes (taking the next free place in the
+window before the residents' next write), so it waits behind whatever is already on the wire.
 Latency is measured here: from the write of a deliver_sm to the submit_sm that answers it.
 """
 
@@ -38,6 +41,7 @@ from tools.simsmsc.messages import mo_messages
 HEADER = struct.Struct(">IIII")
 _BINDS = {Command.BIND_TRANSCEIVER, Command.BIND_TRANSMITTER, Command.BIND_RECEIVER}
 PERMIT_PREFIXES = ("ПРОПУСК ", "PERMIT ")
+CHECK_GRACE = 5.0  # seconds to wait for checks' answers once every resident was answered
 
 
 def read_submit(body: bytes) -> tuple[str, str]:
@@ -103,6 +107,10 @@ class FloodSmsc:
         self.bound = threading.Event()
         self.announced = False
         self.flood_written = 0.0
+        self.window = plan.get("window", 0)
+        self.in_flight = 0  # deliver_sm written and not yet answered, when there is a window
+        self.acknowledged = 0  # deliver_sm_resp read by `serve`, not yet given back as places
+        self.places = threading.Condition()
 
     def _next_sequence(self) -> int:
         with self.sequence_lock:
@@ -121,13 +129,34 @@ class FloodSmsc:
         encoded = self.flood
         chunk = self.plan.get("chunk", 64)
         self.started = time.perf_counter()
-        for start in range(0, len(encoded), chunk):
+        start = 0
+        while start < len(encoded):
+            end = start + self._take(min(chunk, len(encoded) - start))
             with self.write_lock:
-                self.sock.sendall(b"".join(encoded[start : start + chunk]))
+                self.sock.sendall(b"".join(encoded[start:end]))
                 now = time.perf_counter()
-            for index in range(start, min(start + chunk, len(encoded))):
+            for index in range(start, end):
                 self.sent_at[index] = now
+            start = end
         self.flood_written = time.perf_counter()
+
+    def _take(self, wanted: int) -> int:
+        """How many deliver_sm may be written now (up to `wanted`): waits for a free place."""
+        if not self.window:
+            return wanted
+        with self.places:
+            self.places.wait_for(lambda: self.in_flight < self.window)
+            taken = min(wanted, self.window - self.in_flight)
+            self.in_flight += taken
+            return taken
+
+    def _give_back(self) -> None:
+        """Places of the deliver_sm answered in the last read, back to the writers."""
+        if self.window and self.acknowledged:
+            with self.places:
+                self.in_flight -= self.acknowledged
+                self.places.notify_all()
+        self.acknowledged = 0
 
     def write_checks(self) -> None:
         checks = [
@@ -141,7 +170,10 @@ class FloodSmsc:
         while not self._residents_answered():
             time.sleep(interval)
             message = checks[turn % len(checks)]
-            with self.write_lock:
+            self._take(1)
+            with self.write_lock:  # see serve(): no check written once the run is complete
+                if self._residents_answered():
+                    return
                 data = self._deliver(message)
                 self.sock.sendall(data)
                 self.checks_sent[message.source_addr].append(time.perf_counter())
@@ -165,11 +197,14 @@ class FloodSmsc:
             if answers:
                 with self.write_lock:
                     self.sock.sendall(b"".join(answers))
+            self._give_back()
             if self.bound.is_set() and not self.announced:
                 self.announced = True
                 print(json.dumps({"event": "bound"}), flush=True)
-            if self._complete():
-                self.done.set()
+            if self._residents_answered():
+                with self.write_lock:  # not between a check's last look and its write
+                    if self._complete():
+                        self.done.set()
 
     def _handle(self, command: int, status: int, sequence: int, body: bytes, now: float) -> bytes:
         if command == Command.SUBMIT_SM:
@@ -178,6 +213,7 @@ class FloodSmsc:
             return pdu.encode(Command.SUBMIT_SM_RESP, sequence, 0, message_id)
         if command == Command.DELIVER_SM_RESP:
             data = self.waiting.pop(sequence, None)
+            self.acknowledged += 1
             if status != Status.OK and data is not None:
                 self.refused += 1  # ESME_RX_T_APPN and friends: deliver again, as SMSCs do
                 threading.Timer(0.05, self._redeliver, (data,)).start()
@@ -192,6 +228,7 @@ class FloodSmsc:
         return b""
 
     def _redeliver(self, data: bytes) -> None:
+        self._take(1)
         sequence = self._next_sequence()
         data = data[:12] + struct.pack(">I", sequence) + data[16:]
         self.waiting[sequence] = data
@@ -230,7 +267,11 @@ class FloodSmsc:
             return
         threading.Thread(target=self.write_checks, daemon=True).start()
         self.write_flood()
-        complete = self.done.wait(self.plan.get("timeout", 600))
+        deadline = self.started + self.plan.get("timeout", 600)
+        while not self.done.wait(0.2) and time.perf_counter() < deadline:
+            if self._residents_answered() and time.perf_counter() - self.last_reply > CHECK_GRACE:
+                break  # a check left unanswered is reported, not waited for until the timeout
+        complete = self._residents_answered()
         print(json.dumps({"event": "result", **self.result(complete)}), flush=True)
         sys.stdin.readline()  # until the bench says it is done (or closes our stdin)
 

@@ -34,6 +34,12 @@ def fill(engine: Engine, residents_count: int, history: int, officers_count: int
         conn.execute(insert(officers), [
             {"phone": officer_phone(n), "name": f"Офицер {n}", "active": True, "created_at": now}
             for n in range(officers_count)])
+    fill_history(engine, residents_count, history, now)
+
+
+def fill_history(engine: Engine, residents_count: int, history: int, now: dt.datetime) -> None:
+    """`history` permits of residents 1..`residents_count` (by id), two a day on the days
+    before today, written a chunk per transaction."""
     rng = random.Random(7)
     seen: set[str] = set()
     for start in range(0, history, CHUNK):
@@ -43,11 +49,14 @@ def fill(engine: Engine, residents_count: int, history: int, officers_count: int
             while code in seen:
                 code = codes.generate()
             seen.add(code)
-            days_ago = 1 + index // (residents_count * 2)
-            issued = now - dt.timedelta(days=days_ago, minutes=rng.randrange(600))
+            # the day first, then a time within it: a time counted back from `now` could
+            # fall on the day before and give a resident that day's slot twice
+            day = now.date() - dt.timedelta(days=1 + index // (residents_count * 2))
+            issued = (dt.datetime.combine(day, dt.time(8), dt.UTC)
+                      + dt.timedelta(minutes=rng.randrange(600)))
             rows.append({"code": code, "keypad": codes.keypad(code),
                          "resident_id": 1 + index % residents_count,
-                         "local_day": issued.date(), "slot": 1 + (index // residents_count) % 2,
+                         "local_day": day, "slot": 1 + (index // residents_count) % 2,
                          "reason": 1 + index % 5, "issued_at": issued, "valid_from": issued,
                          "valid_until": issued + dt.timedelta(hours=1), "state": "issued",
                          "issued_by": "sms"})

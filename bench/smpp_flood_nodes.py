@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from bench import _flood_ledger  # noqa: E402
 from bench._nodes_pg import BenchPostgres  # noqa: E402
-from bench.smpp_flood import FloodSmsc  # noqa: E402
+from bench._processes import FloodSmsc, machine_busy, own_cpu, tree_cpu  # noqa: E402
 from permits.service import Rules  # noqa: E402
 from sms_gateway import migrate  # noqa: E402
 from sms_gateway.config import from_dict  # noqa: E402
@@ -43,36 +43,6 @@ from storage.tables.ledger import permits  # noqa: E402
 from storage.tables.messages import inbox, nodes  # noqa: E402
 
 SMSC = Path(__file__).with_name("_nodes_smsc.py")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, 0 when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 def flood_smsc(plan: Path, binds: int) -> FloodSmsc:
@@ -131,17 +101,11 @@ def run(server: BenchPostgres, count: int, args: argparse.Namespace) -> dict:
     try:
         smsc.expect("bound")
         time.sleep(1.0)  # let start-up (scheduler, LISTEN, first heartbeats) settle
-        postgres = [server.postmaster_pid(), *children(server.postmaster_pid())]
-        parts = {"nodes": [g.pid for g in gateways], "smsc": [smsc.process.pid]}
-        before = {k: sum(cpu_seconds(p) for p in v) for k, v in parts.items()}
-        before["postgres"] = {p: cpu_seconds(p) for p in postgres}
         busy_before = machine_busy()
-        smsc.start()
-        result = smsc.expect("result")
+        result = smsc.go({"nodes": own_cpu(*(g.pid for g in gateways)),
+                          "postgres": lambda: tree_cpu(server.postmaster_pid())})
         busy_after = machine_busy()
-        cpu = {k: sum(cpu_seconds(p) for p in v) - before[k] for k, v in parts.items()}
-        postgres = [server.postmaster_pid(), *children(server.postmaster_pid())]
-        cpu["postgres"] = sum(cpu_seconds(p) - before["postgres"].get(p, 0.0) for p in postgres)
+        cpu = result["cpu"] | {"smsc": result["smsc_cpu"]}
     finally:
         for gateway in gateways:
             gateway.terminate()

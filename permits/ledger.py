@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from permits.codes import keypad as code_keypad
 from storage.bulk import Bulk
-from storage.dialect import insert_for, upsert
+from storage.dialect import among, insert_for, upsert
 from storage.tables.ledger import (
     PermitState,
     Regime,
@@ -101,19 +101,21 @@ def read_snapshot(conn: Connection, phones: Sequence[str], *, today: dt.date, no
         select(residents.c.id, residents.c.phone, residents.c.name, residents.c.district_id,
                districts.c.name, districts.c.regime, residents.c.self_registered)
         .join(districts, districts.c.id == residents.c.district_id)
-        .where(residents.c.phone.in_(unique), registered_on(today))
+        .where(among(conn.dialect, residents.c.phone, unique), registered_on(today))
     )
     for row in people:
         snap.residents[row[1]] = Person(*row[:5], Regime(row[5]), row[6])
     snap.officers = set(conn.scalars(
-        select(officers.c.phone).where(officers.c.phone.in_(unique), officers.c.active)))
+        select(officers.c.phone).where(among(conn.dialect, officers.c.phone, unique),
+                                        officers.c.active)))
     ids = [p.id for p in snap.residents.values()]
     if ids:
         for permit in permits_of(conn, ids, today, now, running_since):
             snap.permits[permit.resident_id].append(permit)
     snap.reply_counts = dict(conn.execute(
         select(reply_counts.c.phone, reply_counts.c.count)
-        .where(reply_counts.c.phone.in_(unique), reply_counts.c.hour == hour_of(now))
+        .where(among(conn.dialect, reply_counts.c.phone, unique),
+               reply_counts.c.hour == hour_of(now))
     ).all())
     if snap.officers:
         snap.misses = dict(conn.execute(
@@ -173,7 +175,7 @@ def permits_of(conn: Connection, resident_ids: Iterable[int], today: dt.date,
     keeps the read on the (resident, day, slot) index instead of a resident's whole history."""
     rows = conn.execute(
         select(*_PERMIT_COLUMNS).where(
-            permits.c.resident_id.in_(sorted(set(resident_ids))),
+            among(conn.dialect, permits.c.resident_id, sorted(set(resident_ids))),
             permits.c.local_day >= running_since,
             or_(permits.c.local_day == today, permits.c.valid_until > now),
         )
@@ -198,18 +200,18 @@ def find_by_codes(conn: Connection, codes: Sequence[str]) -> dict[str, Found]:
         select(*_PERMIT_COLUMNS, residents.c.name, residents.c.phone, districts.c.name)
         .join(residents, residents.c.id == permits.c.resident_id)
         .join(districts, districts.c.id == residents.c.district_id)
-        .where(_keypads_of(codes))
+        .where(_keypads_of(conn.dialect, codes))
     )
     wanted = set(codes)
     return {row[1]: Found(Permit(*row[:9]), row[9], row[10], row[11]) for row in rows
             if row[1] in wanted}
 
 
-def _keypads_of(codes: Iterable[str]) -> ColumnElement[bool]:
+def _keypads_of(dialect: Dialect, codes: Iterable[str]) -> ColumnElement[bool]:
     """The permits whose codes share keypad digits with `codes`: a probe of the (keypad, code)
     index per code, a few more rows than asked for, which the caller drops by code. (Adding
     `code IN (...)` would make SQLite probe every keypad with every code.)"""
-    return permits.c.keypad.in_(sorted({code_keypad(c) for c in codes}))
+    return among(dialect, permits.c.keypad, sorted({code_keypad(c) for c in codes}))
 
 
 def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
@@ -224,7 +226,7 @@ def insert_permits(conn: Connection, rows: list[dict]) -> dict[str, int]:
     ours = {(r["code"], r["resident_id"], r["local_day"], r["slot"]) for r in rows}
     found = conn.execute(select(permits.c.id, permits.c.code, permits.c.resident_id,
                                 permits.c.local_day, permits.c.slot)
-                         .where(_keypads_of(r["code"] for r in rows)))
+                         .where(_keypads_of(conn.dialect, (r["code"] for r in rows))))
     return {code: pid for pid, code, *key in found if (code, *key) in ours}
 
 

@@ -160,7 +160,7 @@ class Texts:
                    parts, {i for i, name in enumerate(names) if name in TRIMMABLE})
 
     def time(self, moment: dt.datetime) -> str:
-        return moment.astimezone(self.zone).strftime("%H:%M")
+        return _local_time(moment, self.zone)
 
     def date(self, moment: dt.datetime) -> str:
         return moment.astimezone(self.zone).strftime("%d.%m")
@@ -203,6 +203,13 @@ class Texts:
         if self.language != "ru" or not words:
             return self.reason(reason)
         return min(words, key=len)
+
+
+@functools.lru_cache(maxsize=1024)
+def _local_time(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    """HH:MM, local (cached: a batch's permits all start at its `now` and end an hour later,
+    and converting zones took a twentieth of the dispatcher's time)."""
+    return moment.astimezone(zone).strftime("%H:%M")
 
 
 @functools.cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -13,7 +14,7 @@ from sms_gateway import link_health
 from sms_gateway.clock import Clock, utc_now
 from sms_gateway.config import Config
 from sms_gateway.pipeline import notify
-from sms_gateway.pipeline.dispatcher import Dispatcher
+from sms_gateway.pipeline.dispatcher import BatchResult, Dispatcher
 from sms_gateway.pipeline.inbox import Inbox
 from sms_gateway.pipeline.maintenance import Maintenance
 from sms_gateway.pipeline.notify import Listener
@@ -28,6 +29,12 @@ from storage import db
 log = logging.getLogger(__name__)
 # How often a gateway on SQLite copies its WAL into the database file (see `db.checkpoint`).
 _CHECKPOINT_SECONDS = 0.05
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms). An
+# officer's check passes through five threads (SMPP reader, committer, dispatcher, sender,
+# reader again), each of which takes the GIL back after every database call, behind the
+# residents' dispatcher busy in Python: at 5 ms a hand-over, its p99 in the SMPP flood was
+# 84-189 ms on SQLite, at 1 ms 54-87 ms with the same rate (bench/RESULTS.md).
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 class Gateway:
@@ -61,7 +68,13 @@ class Gateway:
                                   [*self._sender_workers, *self._urgent_workers], strict=True):
             self._senders_of.setdefault(sender.transport.channel, []).append(worker)
         self._dispatch_worker = Worker("dispatch", self._dispatch_step, poll)
-        self._workers = [self._dispatch_worker, *self._sender_workers, *self._urgent_workers]
+        self._dispatch_workers = [self._dispatch_worker]
+        if engine.dialect.name != "sqlite":  # several writers at once: checks need not wait
+            fast_lane = Dispatcher(engine, self.rules, batch_size=config.pipeline.batch_size,
+                                   clock=clock, ussd=ussd, urgent_only=True)
+            self._dispatch_workers.append(Worker(
+                "dispatch-urgent", lambda: self._dispatched(fast_lane.run_once()), poll))
+        self._workers = [*self._dispatch_workers, *self._sender_workers, *self._urgent_workers]
         if engine.dialect.name == "sqlite":
             db.checkpoint_in_background(engine)
             self._workers.append(Worker("checkpoint", self._checkpoint, _CHECKPOINT_SECONDS))
@@ -74,6 +87,7 @@ class Gateway:
         self.scheduler = BackgroundScheduler(timezone="UTC")
 
     def start(self) -> None:
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # the whole process's: see above
         for worker in self._workers:
             worker.start()
         self.listener.start()
@@ -100,9 +114,11 @@ class Gateway:
         log.info("gateway %s stopped", self.node)
 
     def _dispatch_step(self) -> int:
-        """One batch; then wake the senders that have replies to take (an urgent sender woken
+        return self._dispatched(self.dispatcher.run_once())
+
+    def _dispatched(self, result: BatchResult) -> int:
+        """After a batch: wake the senders that have replies to take (an urgent sender woken
         for nothing would still take a turn at the write lock)."""
-        result = self.dispatcher.run_once()
         if result.replies > result.urgent_replies:
             for worker in self._sender_workers:
                 worker.wake()
@@ -117,7 +133,8 @@ class Gateway:
 
     def stored(self) -> None:
         """The inbox committed messages (the inbox's `Listener`)."""
-        self._dispatch_worker.wake()
+        for worker in self._dispatch_workers:
+            worker.wake()
 
     def urgent_coming(self) -> None:
         """An officer's message is about to be committed (the inbox's `Listener`)."""
@@ -137,7 +154,8 @@ class Gateway:
         """Messages stored elsewhere (another node, a reassembly timing out): any of them may
         be an officer's, so the fast lane is looked at first (at worst one empty claim)."""
         self.dispatcher.expect_urgent()
-        self._dispatch_worker.wake()
+        for worker in self._dispatch_workers:
+            worker.wake()
 
     def _wake_all(self) -> None:
         self._wake_dispatcher()

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from storage.bulk import Bulk
 from storage.dialect import insert_for
@@ -95,3 +96,50 @@ def test_a_key_the_statement_does_not_take_is_refused(engine):
     row = outbox_row(1, "x", dt.datetime(2026, 11, 25, tzinfo=dt.UTC), None) | {"txet": "y"}
     with engine.begin() as conn, pytest.raises(ValueError, match="txet"):
         Bulk(lambda _dialect: insert(outbox)).run(conn, [row])
+
+
+def test_many_rows_are_one_execution_on_postgresql(engine):
+    """psycopg's executemany sends and handles every row apart (a Bind and an Execute each)
+    and the server runs the statement once per row; the rows go as arrays instead."""
+    now = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+    executions: list[bool] = []
+
+    def seen(_conn, _cursor, statement, _parameters, _context, executemany):
+        if statement.startswith("INSERT INTO outbox"):
+            executions.append(executemany)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.begin() as conn:
+            QUEUE.run(conn, [outbox_row(n, "x", now, None) for n in range(50)])
+            assert conn.scalar(select(func.count()).select_from(outbox)) == 50
+            conn.execute(outbox.delete())
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    if engine.dialect.name == "postgresql":
+        assert executions == [False]  # one statement for the 50 rows
+    else:
+        assert executions == [True]  # sqlite3's executemany: one prepared statement, in C
+
+
+def test_a_value_longer_than_its_column_is_refused_as_by_sqlalchemy(engine):
+    """The arrays are cast without a length: a cast to VARCHAR(10) would cut the value where
+    the column refuses it (and the inbox quarantines the message for it)."""
+    row = outbox_row(1, "x", dt.datetime(2026, 11, 25, tzinfo=dt.UTC), None)
+    long = row | {"recipient": "+7" + "9" * 40}
+
+    def outcome(write) -> str:
+        try:
+            with engine.begin() as conn:
+                write(conn)
+                stored_recipients = conn.scalars(select(outbox.c.recipient)).all()
+                conn.execute(outbox.delete())
+                return f"stored {stored_recipients}"
+        except DBAPIError as error:
+            return f"refused ({type(error.orig).__name__})"
+
+    ours = outcome(lambda conn: QUEUE.run(conn, [row, long]))
+    theirs = outcome(lambda conn: conn.execute(insert(outbox), [row, long]))
+    assert ours == theirs
+    if engine.dialect.name == "postgresql":
+        assert ours.startswith("refused")

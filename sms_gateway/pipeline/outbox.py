@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Row, bindparam, select, update
 from permits import ledger
 from sms_gateway.transport import DeliveryReceipt, OutboundMessage, SendResult
 from storage.bulk import Bulk
+from storage.dialect import among
 from storage.tables.messages import OutboxState, delivery_receipts, outbox
 
 FINAL_RECEIPT_STATES = {"DELIVRD": OutboxState.DELIVERED, "UNDELIV": OutboxState.FAILED,
@@ -87,7 +88,7 @@ def claim(conn: Connection, channels: Sequence[str], limit: int, now: dt.datetim
     expire(conn, late, now)
     due = [r for r in rows if r.expires_at is None or r.expires_at > now]
     if due:
-        conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in due]))
+        conn.execute(update(outbox).where(among(conn.dialect, outbox.c.id, [r.id for r in due]))
                      .values(state=OutboxState.SENDING, claimed_by=node, updated_at=now))
     return [OutboundMessage(r.id, r.recipient, r.text, r.expires_at, r.ussd_op, r.ussd_session)
             for r in due]
@@ -202,7 +203,7 @@ def _apply_early_receipts(conn: Connection, message_ids: list[str], now: dt.date
         return
     early = conn.execute(select(delivery_receipts.c.channel, delivery_receipts.c.message_id,
                                 delivery_receipts.c.state, delivery_receipts.c.error)
-                         .where(delivery_receipts.c.message_id.in_(message_ids))
+                         .where(among(conn.dialect, delivery_receipts.c.message_id, message_ids))
                          .order_by(delivery_receipts.c.id)).all()
     if early:
         _apply(conn, [DeliveryReceipt(*row) for row in early], now)

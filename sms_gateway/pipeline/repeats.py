@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Row, or_, select
 
+from storage.dialect import among
 from storage.tables.messages import OutboxState, inbox, outbox
 
 DUPLICATE = "duplicate"
@@ -37,7 +38,7 @@ def repeated(conn: Connection, rows: Sequence[Row], now: dt.datetime) -> set[int
         select(inbox.c.sender, inbox.c.text, inbox.c.id, outbox.c.state, outbox.c.sent_at,
                outbox.c.expires_at)
         .join(inbox, inbox.c.id == outbox.c.inbox_id)
-        .where(outbox.c.recipient.in_({row.sender for row in rows}),
+        .where(among(conn.dialect, outbox.c.recipient, {row.sender for row in rows}),
                outbox.c.created_at >= now - HORIZON, outbox.c.ussd_op.is_(None),
                or_(outbox.c.state.in_(_QUEUED), outbox.c.sent_at >= earliest))).all()
     # (sender, text) -> (the first request's inbox id, until when its reply was waiting)
