@@ -29,6 +29,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kannel", action="store_true")
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--profile", type=Path, help="a folder for py-spy's records")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each flood's folder (ledger, plan) to look into afterwards")
     parser.add_argument(
         "--scale",
         action="store_true",
@@ -325,11 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     spawn = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     try:
         for number in range(1, args.rounds + 1):
-            parties = {}
+            parties, workdirs = {}, []
             for db, (requests, history) in itertools.product(databases, floods):
                 flood = argparse.Namespace(**vars(args) | {"requests": requests,
                                                            "history": history})
                 workdir = Path(tempfile.mkdtemp(prefix="smpp-flood-"))
+                workdirs.append(workdir)
                 url = fresh_database(db, server, workdir)
                 plan = spawn.submit(prepare, url, flood, workdir).result()
                 name = f"gateway, {db.split(':')[0]}"
@@ -343,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_echo:
                 parties["smpplib echo"] = run_echo(plan)
             report_round(number, parties)
+            for workdir in workdirs if not args.keep else ():  # a ledger is up to 1 GB
+                shutil.rmtree(workdir, ignore_errors=True)
             for name, result in parties.items():
                 results.setdefault(name, []).append(result)
     finally:
