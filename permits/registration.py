@@ -92,22 +92,37 @@ def _answer(batch: Batch, phone: str, yes: bool, texts: Texts, officer: bool) ->
         return reply("removal_kept" if kept else "reg_withdrawn",
                      "removal_kept" if kept else "reg_withdrawn", district_id=pending.district_id)
     if pending.state == RegistrationState.REMOVAL:
-        batch.change_registration(phone, None)
-        person = batch.snap.residents.pop(phone, None)
-        if person is not None:
-            ledger.unregister(batch.conn, person.id, batch.today)
-        return reply("removed", "removed", district_id=pending.district_id)
+        return _remove(batch, phone, pending, reply)
     if batch.settings.registration_approval:
         batch.change_registration(phone, dataclasses.replace(
             pending, state=RegistrationState.APPROVAL, expires_at=None))
         return reply("queued", "approval_queued", district_id=pending.district_id)
     batch.change_registration(phone, None)
-    person = ledger.register(batch.conn, phone, pending.name, pending.district_id, batch.now)
+    try:
+        person = ledger.register(batch.conn, phone, pending.name, pending.district_id,
+                                 batch.now, batch.today)
+    except ledger.AlreadyRegistered as exc:  # imported (or stored by another node) meanwhile
+        batch.snap.residents[phone] = exc.person
+        return reply("reg_already", "reg_refused", district=texts.district(
+            exc.person.district_name), district_id=exc.person.district_id)
     if person is None:  # the district has gone meanwhile
         return reply("reg_closed", "reg_refused")
     batch.snap.residents[phone] = person
     return reply("registered", "registered", district=texts.district(person.district_name),
                  district_id=person.district_id)
+
+
+def _remove(batch: Batch, phone: str, pending: Pending, reply: _Reply) -> Outcome:
+    """The ДА that confirms a СТОП: the entry goes only if it is still the resident's own (the
+    administration may have imported the number since)."""
+    batch.change_registration(phone, None)
+    person = batch.snap.residents.get(phone)
+    if person is not None and not person.self_registered:
+        return reply("stop_registry", "reg_refused", district_id=person.district_id)
+    if person is not None:
+        del batch.snap.residents[phone]
+        ledger.unregister(batch.conn, person.id, batch.today)
+    return reply("removed", "removed", district_id=pending.district_id)
 
 
 def _stop(batch: Batch, phone: str, texts: Texts, officer: bool) -> Outcome:

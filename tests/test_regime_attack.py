@@ -1,0 +1,114 @@
+"""An attacker's pass over issue 17 (regimes, registration by SMS, officers' codes anywhere,
+residents' questions, the daily report): what hostile input and bad timing found, each kept
+here as the test that failed before its fix. What held is listed in the branch's report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from permits import registry
+from permits.messages import Inbound
+from permits.registration_queue import waiting
+from permits.service import Rules
+from sms_gateway import admin
+from storage.tables.ledger import registrations, residents
+from storage.tables.messages import outbox
+
+NEW = "+79270001111"
+IMPORTED = f"phone,name,district,document\n{NEW},Смирнова Ольга Петровна,samara,3601 123456\n"
+
+
+def count(engine, table, *where) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(table).where(*where))
+
+
+def entry(engine, phone: str) -> tuple:
+    with engine.connect() as conn:
+        return tuple(conn.execute(select(residents.c.name, residents.c.district_id,
+                                         residents.c.document, residents.c.self_registered)
+                                  .where(residents.c.phone == phone)).one())
+
+
+@pytest.fixture
+def rules_for(config):
+    def build(**settings) -> Rules:
+        return Rules(dataclasses.replace(config.rules, **({"registration": "sms"} | settings)))
+    return build
+
+
+@pytest.fixture
+def ask(engine, clock, people):
+    def ask(rules: Rules, sender: str, text: str):
+        with engine.begin() as conn:
+            [outcome] = rules.handle(conn, [Inbound(sender, text, "smpp:mts", clock())],
+                                     clock())
+        return outcome
+    return ask
+
+
+@pytest.fixture
+def imported_meanwhile(engine, clock):
+    """The administration imports the number (another district, a document) while its SMS
+    registration waits for an answer or an operator."""
+    def run() -> None:
+        with engine.begin() as conn:
+            registry.import_residents(conn, io.StringIO(IMPORTED), "RU", clock())
+    return run
+
+
+ADMINISTRATIONS = ("Смирнова Ольга Петровна", "samara", "3601 123456", False)
+
+
+# -- a registration by SMS never replaces the registry's entry ---------------------------------
+
+
+def test_a_yes_after_the_administration_imported_the_number_keeps_its_entry(
+        rules_for, ask, engine, imported_meanwhile):
+    rules = rules_for(registration_approval=False)
+    assert ask(rules, NEW, "РЕГ Смирнова Кинель").kind == "consent_asked"
+    imported_meanwhile()
+    answered = ask(rules, NEW, "ДА")
+    assert answered.kind == "reg_refused"
+    assert answered.replies[0].text == "Ваш номер уже в реестре, район Самара."
+    assert entry(engine, NEW) == ADMINISTRATIONS
+    assert count(engine, registrations) == 0
+    assert ask(rules, NEW, "СТОП").kind == "reg_refused"  # still the administration's entry
+
+
+def test_approving_a_number_the_administration_imported_meanwhile_keeps_its_entry(
+        rules_for, ask, engine, clock, imported_meanwhile):
+    rules = rules_for(registration_approval=True)
+    ask(rules, NEW, "РЕГ Смирнова Кинель")
+    assert ask(rules, NEW, "ДА").kind == "approval_queued"
+    imported_meanwhile()
+    with engine.connect() as conn:
+        [registration] = waiting(conn)
+    with engine.begin() as conn:
+        decision = admin.decide_registration(conn, rules, registration["id"], True, clock())
+    assert decision.person is not None and decision.person.district_id == "samara"
+    assert entry(engine, NEW) == ADMINISTRATIONS
+    assert count(engine, registrations) == 0
+    with engine.connect() as conn:
+        told = conn.scalars(select(outbox.c.text).where(outbox.c.recipient == NEW)).all()
+    assert told == ["Ваш номер уже в реестре, район Самара."]
+
+
+def test_a_yes_to_stop_does_not_remove_an_entry_the_administration_made_meanwhile(
+        rules_for, ask, engine, imported_meanwhile):
+    rules = rules_for(registration_approval=False)
+    ask(rules, NEW, "РЕГ Смирнова Кинель")
+    ask(rules, NEW, "ДА")
+    assert ask(rules, NEW, "СТОП").kind == "removal_asked"
+    imported_meanwhile()
+    answered = ask(rules, NEW, "ДА")
+    assert answered.kind == "reg_refused"
+    assert answered.replies[0].text == ("Ваш номер внесла администрация: удалить его может"
+                                        " только она.")
+    assert entry(engine, NEW) == ADMINISTRATIONS
+    assert count(engine, registrations) == 0
