@@ -5,7 +5,9 @@ here as the test that failed before its fix. What held is listed in the branch's
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import datetime as dt
 import io
 
 import pytest
@@ -15,10 +17,11 @@ from permits import registry
 from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
-from sms_gateway import admin
+from sms_gateway import admin, reports
 from storage.tables.ledger import registrations, residents
 from storage.tables.messages import outbox
 
+pytest_plugins = ["tests.cli_support"]  # `gateway`: the command line on a test database
 NEW = "+79270001111"
 IMPORTED = f"phone,name,district,document\n{NEW},Смирнова Ольга Петровна,samara,3601 123456\n"
 
@@ -112,3 +115,36 @@ def test_a_yes_to_stop_does_not_remove_an_entry_the_administration_made_meanwhil
                                         " только она.")
     assert entry(engine, NEW) == ADMINISTRATIONS
     assert count(engine, registrations) == 0
+
+
+# -- the daily report's CSV opens in a spreadsheet: no cell may be a formula --------------------
+
+HOSTILE_CONFIG = (
+    '[database]\nurl = "{url}"\n'
+    '[[districts]]\nid = "-2-3"\nname = "=HYPERLINK(\\"http://evil.example\\",\\"Кинель\\")"\n'
+    'enabled = true\n'
+    '[[reasons]]\nnumber = 1\nname = "@SUM(1+1)*cmd|\' /C calc\'!A0"\nkeywords = ["магазин"]\n'
+)
+
+
+def test_the_daily_csv_neutralises_cells_a_spreadsheet_would_run(gateway):
+    gateway.config.write_text(HOSTILE_CONFIG.format(url=gateway.url), encoding="utf-8")
+    gateway("residents", "import", str(_residents(gateway.config.parent)))
+    assert gateway("simulate", "--from", NEW, "ВЫХОД 1").stdout.startswith("ПРОПУСК")
+    [row] = list(csv.reader(io.StringIO(gateway("report", "daily", "--csv").stdout)))[1:]
+    assert row[1:5] == ["'-2-3", "'=HYPERLINK(\"http://evil.example\",\"Кинель\")", "1",
+                        "'@SUM(1+1)*cmd|' /C calc'!A0"]
+
+
+def _residents(folder):
+    path = folder / "residents.csv"
+    path.write_text(f"phone,name,district\n{NEW},Смирнова,-2-3\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["=1+2", "+1+2", "-1+2", "@SUM(A1)", "\t=1+2", "\r=1+2"])
+def test_every_formula_start_is_neutralised_and_other_text_is_left_as_it_is(name):
+    report = reports.DailyReport(dt.date(2026, 12, 1), (reports.Row("kinel", 1),))
+    body = reports.as_csv(report, lambda _: name, lambda _: "магазин - хлеб")
+    [row] = list(csv.reader(io.StringIO(body, newline="")))[1:]
+    assert row[1:5] == ["kinel", "'" + name, "1", "магазин - хлеб"]
