@@ -18,10 +18,11 @@ from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
 from sms_gateway import admin, reports
-from storage.tables.ledger import registrations, residents
+from storage.tables.ledger import regime_changes, registrations, residents
 from storage.tables.messages import outbox
 
-pytest_plugins = ["tests.cli_support"]  # `gateway`: the command line on a test database
+# `gateway`: the command line on a test database; `console`: the console logged in as an admin
+pytest_plugins = ["tests.cli_support", "tests.web_support"]
 NEW = "+79270001111"
 IMPORTED = f"phone,name,district,document\n{NEW},Смирнова Ольга Петровна,samara,3601 123456\n"
 
@@ -148,3 +149,40 @@ def test_every_formula_start_is_neutralised_and_other_text_is_left_as_it_is(name
     body = reports.as_csv(report, lambda _: name, lambda _: "магазин - хлеб")
     [row] = list(csv.reader(io.StringIO(body, newline="")))[1:]
     assert row[1:5] == ["kinel", "'" + name, "1", "магазин - хлеб"]
+
+
+# -- hostile dates for a change of regime -------------------------------------------------------
+
+# Local times that exist on the calendar but have no UTC moment in a zone east of UTC (the
+# service's, Europe/Samara, was UTC+3:20:20 then): year 1 before 03:20:20.
+NO_UTC_MOMENT = ("0001-01-01 00:00", "0001-01-01 03:20")
+
+
+@pytest.mark.parametrize("option", ["--from", "--until"])
+@pytest.mark.parametrize("typed", NO_UTC_MOMENT)
+def test_a_time_with_no_utc_moment_is_refused_on_the_command_line(gateway, option, typed):
+    done = gateway("regime", "set", "kinel", "off", option, typed, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{option} takes a local time" in done.stderr
+    assert "0001-" not in gateway("regime", "show").stdout
+
+
+def test_the_first_command_on_a_new_database_shows_no_change_waiting(gateway):
+    """The districts' first states are written when the command starts: they have begun by
+    the time it reads the schedule."""
+    shown = gateway("regime", "show").stdout
+    assert "changes waiting" not in shown
+    assert [line.split("\t")[2:] for line in shown.splitlines()[1:]] == [
+        ["on", "-"], ["registry-only", "-"]]
+
+
+@pytest.mark.parametrize("field", ["starts", "ends"])
+def test_a_time_with_no_utc_moment_is_refused_by_the_console(console, engine, field):
+    form = {"district": "kinel", "state": "off", field: "0001-01-01T00:00", "confirmed": "yes"}
+    refused = console.post("/regimes", form)
+    assert refused.status_code == 400 and "must be a date and a time" in refused.text
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(regime_changes)
+                           .where(regime_changes.c.starts_at > dt.datetime(2000, 1, 1,
+                                                                           tzinfo=dt.UTC),
+                                  regime_changes.c.created_by != "config")) == 0

@@ -123,11 +123,10 @@ def _moment(name: str) -> dt.datetime | None:
     if not typed:
         return None
     try:
-        local = dt.datetime.strptime(typed, _TYPED)
-    except ValueError:
+        return regime.from_local(dt.datetime.strptime(typed, _TYPED), services().zone)
+    except ValueError:  # RegimeError too: a time with no UTC moment
         abort(400, description=gettext("The field “%(field)s” must be a date and a time.",
                                        field=labels.label(labels.FIELDS, name)))
-    return local.replace(tzinfo=services().zone).astimezone(dt.UTC)
 
 
 def _explain(exc: regime.RegimeError) -> str:
