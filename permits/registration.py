@@ -31,7 +31,6 @@ from storage.tables.ledger import RegistrationState
 if TYPE_CHECKING:
     from permits.batch import Batch, Item
 
-SURNAME_LIMIT = 100  # characters: a surname, or a surname and given names
 Dialogue = RegisterRequest | AnswerRequest | StopRequest
 
 
@@ -69,13 +68,14 @@ def _register(batch: Batch, item: Item, request: RegisterRequest, texts: Texts,
             return reply("reg_format", "reg_refused", district=example)
         return reply("reg_no_district", "reg_refused", typed=request.words[-1], district=example)
     surname, district = found
-    if len(surname) > SURNAME_LIMIT:
-        return reply("reg_format", "reg_refused", district=example)
+    shown = texts.district(district.name)
+    if not texts.fits_as_is("consent", name=surname, district=shown):
+        return reply("reg_long", "reg_refused")  # a question cut short is no consent
     batch.change_registration(phone, Pending(
         phone, surname, district.id, RegistrationState.CONSENT, texts.language,
         item.message.channel[:60], attempts + 1,
         pending.asked_at if attempts else batch.now, _expiry(batch.now)))
-    return reply("consent", "consent_asked", name=surname, district=texts.district(district.name),
+    return reply("consent", "consent_asked", name=surname, district=shown,
                  district_id=district.id)
 
 

@@ -118,6 +118,49 @@ def test_a_yes_to_stop_does_not_remove_an_entry_the_administration_made_meanwhil
     assert count(engine, registrations) == 0
 
 
+# -- a consent question shows in full what a ДА stores ------------------------------------------
+
+LONG = "Слишком длинно для SMS. Пришлите только фамилию: РЕГ фамилия район"
+
+
+@pytest.mark.parametrize("text, reply", [
+    ("REGISTER Łukasz Kinel", "We will store this number, Łukasz, Kinel. Reply YES to agree."),
+    ("REG 李 Kinel", "Сохраним: ваш номер, 李, Кинель. Согласны — ответьте ДА"),
+    ("РЕГ Иванова-Петрова Кинель",
+     "Сохраним: ваш номер, Иванова-Петрова, Кинель. Согласны — ответьте ДА"),
+])
+def test_a_name_that_fits_is_shown_in_full_with_its_district(rules_for, ask, engine, text,
+                                                            reply):
+    asked = ask(rules_for(), NEW, text)
+    assert asked.kind == "consent_asked" and asked.replies[0].text == reply
+    with engine.connect() as conn:
+        stored = conn.scalar(select(registrations.c.name))
+    assert stored in reply
+
+
+@pytest.mark.parametrize("text", [
+    "РЕГ Иванов Иван Иванович Кинель",  # the district was cut to "Ки."
+    "РЕГ Smith-Johnson-Williams Кинель",  # the district was left out
+    "РЕГ Константинопольская Анна Кинель",  # the name was cut, the district left out
+    "РЕГ " + "ص" * 80 + " Кинель",
+    "РЕГ " + "Ы" * 150 + " Кинель",
+])
+def test_a_name_too_long_to_show_in_the_question_is_refused_and_nothing_is_stored(
+        rules_for, ask, engine, text):
+    refused = ask(rules_for(), NEW, text)
+    assert refused.kind == "reg_refused" and refused.replies[0].text == LONG
+    assert count(engine, registrations) == 0
+
+
+def test_an_english_question_never_goes_without_the_name_and_district(rules_for, ask, engine):
+    """A name outside the GSM alphabet makes an English reply UCS2 (70 characters): the
+    question used to lose both the name and the district to fit."""
+    refused = ask(rules_for(), NEW, "REGISTER Łukasz-Wojciechowski Kinel")
+    assert refused.replies[0].text == ("Too long for one SMS. Send your surname only: REG"
+                                       " surname district")
+    assert count(engine, registrations) == 0
+
+
 # -- the daily report's CSV opens in a spreadsheet: no cell may be a formula --------------------
 
 HOSTILE_CONFIG = (

@@ -93,8 +93,8 @@ def test_with_consent_the_resident_is_registered_and_may_ask_for_permits(rules_f
     ("РЕГ кинель смирнова", CONSENT),  # the district first
     ("PЕГ Смирнова Кинел", CONSENT),  # a Latin P, a letter missing
     ("регистрация Смирнова Кинель", CONSENT),
-    ("REGISTER Smirnova Kinel", "We will store this number, Smirnova, Kinel to issue you"
-                                " permits. Reply YES to agree."),
+    ("REGISTER Smirnova Kinel", "We will store this number, Smirnova, Kinel. Reply YES to"
+                                " agree."),
 ])
 def test_registration_is_read_in_the_spellings_residents_use(rules_for, ask, text, reply):
     assert ask(rules_for(), NEW, text).replies[0].text == reply
