@@ -18,8 +18,9 @@ from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
 from sms_gateway import admin, reports
-from storage.tables.ledger import regime_changes, registrations, residents
+from storage.tables.ledger import permits, regime_changes, registrations, residents
 from storage.tables.messages import outbox
+from tests.conftest import RESIDENT
 
 # `gateway`: the command line on a test database; `console`: the console logged in as an admin
 pytest_plugins = ["tests.cli_support", "tests.web_support"]
@@ -159,6 +160,25 @@ def test_an_english_question_never_goes_without_the_name_and_district(rules_for,
     assert refused.replies[0].text == ("Too long for one SMS. Send your surname only: REG"
                                        " surname district")
     assert count(engine, registrations) == 0
+
+
+# -- residents' questions never spend a permit ----------------------------------------------------
+
+LONG_QUESTION = ("Можно ли выйти в аптеку? Мама болеет, лекарства кончились, соседка в"
+                 " отъезде, а доставка работает только с понедельника. Подскажите, пожалуйста,"
+                 " что делать и куда обращаться?")
+
+
+@pytest.mark.parametrize("text", [LONG_QUESTION, LONG_QUESTION + " \n ",
+                                  "можно выйти в аптеку " + "очень " * 10_000 + "?"])
+def test_a_question_longer_than_one_sms_is_answered_and_spends_nothing(config, ask, engine,
+                                                                       text):
+    """Only the first SMS's worth of a text is read: the question mark at its end was not."""
+    assert len(text) > 160
+    answered = ask(Rules(config.rules), RESIDENT, text)
+    assert answered.kind == "question" and answered.permit_code is None
+    assert answered.replies[0].text == "Чтобы получить пропуск, отправьте SMS: ВЫХОД АПТЕКА"
+    assert count(engine, permits) == 0
 
 
 # -- the daily report's CSV opens in a spreadsheet: no cell may be a formula --------------------
