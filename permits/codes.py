@@ -17,7 +17,11 @@ _UNBIASED_BELOW = 256 - 256 % _MODULUS
 # What an officer may type for a code character: Cyrillic look-alikes, either case.
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХЗаеврокмнстухз", "ABEKMHOPCTYX3AEBPOKMHCTYX3")
 _KEYPAD = str.maketrans("ABCDEFGHJKMNPQRSTUVWXYZ", "22233344556667777888999")
-_SEPARATORS = re.compile(r"[\s\-_.·–—]+")
+# What may stand between a code's characters: spaces, dashes, dots, and the invisible format
+# characters a copy from a messenger or a right-to-left text carries (soft hyphen, zero-width
+# space and joiners, direction marks and overrides, word joiner, BOM).
+_SEPARATORS = re.compile(
+    "[\\s\\-_.·–—\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+")
 # A word of free text: what lies between spaces and punctuation that never joins a code.
 _WORD = re.compile(r"[^\s,;:!?()«»\"'/\\]+")
 _HALF = LENGTH // 2  # `K7MQ 3DXA`: a code typed as two words of four

@@ -13,14 +13,14 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from permits import registry
+from permits import codes, registry
 from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
 from sms_gateway import admin, reports
 from storage.tables.ledger import permits, regime_changes, registrations, residents
 from storage.tables.messages import outbox
-from tests.conftest import RESIDENT
+from tests.conftest import OFFICER, RESIDENT
 
 # `gateway`: the command line on a test database; `console`: the console logged in as an admin
 pytest_plugins = ["tests.cli_support", "tests.web_support"]
@@ -160,6 +160,23 @@ def test_an_english_question_never_goes_without_the_name_and_district(rules_for,
     assert refused.replies[0].text == ("Too long for one SMS. Send your surname only: REG"
                                        " surname district")
     assert count(engine, registrations) == 0
+
+
+# -- officers' codes anywhere ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dressed", [
+    "\u200e{code}",  # a left-to-right mark, as a copy from a right-to-left text carries
+    "код \u202b{code}\u202c пожалуйста",  # an embedding and its end
+    "\ufeff{code}",  # a byte-order mark at the start of a pasted text
+    "{head}\u00ad-{tail}",  # a soft hyphen
+    "проверка {head}\u200b{tail}",  # a zero-width space
+])
+def test_an_officers_code_with_invisible_characters_is_still_checked(send, dressed):
+    code = send(RESIDENT, "ВЫХОД 1").permit_code
+    text = dressed.format(code=codes.display(code), head=code[:4], tail=code[4:])
+    checked = send(OFFICER, text)
+    assert checked.kind == "verified" and checked.replies[0].text.startswith("ДЕЙСТВУЕТ")
 
 
 # -- residents' questions never spend a permit ----------------------------------------------------
