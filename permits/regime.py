@@ -33,17 +33,7 @@ class RegimeError(ValueError):
 
     def __init__(self, message: str, why: str) -> None:
         super().__init__(message)
-        self.why = why  # "past", "order", "district", "not_waiting" or "range"
-
-
-def from_local(local: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
-    """An operator's local wall-clock time as a UTC moment. One near the calendar's ends has
-    none (year 1 east of UTC, year 9999 west of it): a RegimeError ("range"), never an
-    OverflowError out of a command or a page."""
-    try:
-        return local.replace(tzinfo=zone).astimezone(dt.UTC)
-    except OverflowError as exc:
-        raise RegimeError(f"{local:%Y-%m-%d %H:%M} has no moment in UTC", "range") from exc
+        self.why = why  # "past", "order", "district" or "not_waiting"
 
 
 def spelled(state: Regime) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select
 
+from permits import localtime
 from permits.retention import CHECK_KIND
 from storage.tables.ledger import daily_counts, outcomes, permits, residents, verifications
 
@@ -51,7 +52,8 @@ class DailyReport:
 
 
 def daily(conn: Connection, day: dt.date, zone: dt.tzinfo) -> DailyReport:
-    """The report of local day `day` in `zone`."""
+    """The report of local day `day` in `zone` (localtime.OutOfRange at the calendar's
+    ends)."""
     found: dict[tuple[str | None, int | None], Counter[str]] = {}
 
     def add(district: str | None, reason: int | None, column: str, count: int) -> None:
@@ -69,8 +71,7 @@ def daily(conn: Connection, day: dt.date, zone: dt.tzinfo) -> DailyReport:
         column = _column(kind)
         if column:
             add(district, reason, column, count)
-    start = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    start, end = localtime.day_bounds(day, zone)
     for district, reason, outcome, count in conn.execute(
             select(residents.c.district_id, permits.c.reason, verifications.c.outcome,
                    func.count())

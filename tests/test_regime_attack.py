@@ -266,3 +266,27 @@ def test_a_time_with_no_utc_moment_is_refused_by_the_console(console, engine, fi
                            .where(regime_changes.c.starts_at > dt.datetime(2000, 1, 1,
                                                                            tzinfo=dt.UTC),
                                   regime_changes.c.created_by != "config")) == 0
+
+
+# -- hostile dates for the reports --------------------------------------------------------------
+
+EDGE_DAYS = ("0001-01-01", "9999-12-31")  # no UTC start (east of UTC), no next day
+
+
+@pytest.mark.parametrize("day", EDGE_DAYS)
+def test_a_report_or_a_list_for_a_day_at_the_calendars_ends_is_refused_cleanly(gateway, day):
+    for args, option in ((("report", "daily", "--date", day), "--date"),
+                         (("report", "daily", "--csv", "--date", day), "--date"),
+                         (("permits", "list", "--since", day), "--since")):
+        done = gateway(*args, check=False)
+        assert "Traceback" not in done.stderr
+        if day == "9999-12-31" and option == "--since":  # it has a start: nothing since
+            assert done.returncode == 0
+            continue
+        assert done.returncode == 1 and f"{option} takes a date" in done.stderr
+
+
+@pytest.mark.parametrize("day", EDGE_DAYS)
+def test_the_consoles_csv_for_a_day_at_the_calendars_ends_is_a_bad_request(console, day):
+    refused = console.get("/reports/daily.csv", query_string={"date": day})
+    assert refused.status_code == 400 and "must be a date" in refused.text

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from permits import regime
+from permits import localtime, regime
 from sms_gateway import audit
 from sms_gateway.web import confirm, filters, labels, params
 from sms_gateway.web.auth import for_viewers, operator_name
@@ -123,8 +123,8 @@ def _moment(name: str) -> dt.datetime | None:
     if not typed:
         return None
     try:
-        return regime.from_local(dt.datetime.strptime(typed, _TYPED), services().zone)
-    except ValueError:  # RegimeError too: a time with no UTC moment
+        return localtime.moment(dt.datetime.strptime(typed, _TYPED), services().zone)
+    except ValueError:  # OutOfRange too: a time with no UTC moment
         abort(400, description=gettext("The field “%(field)s” must be a date and a time.",
                                        field=labels.label(labels.FIELDS, name)))
 
