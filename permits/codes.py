@@ -77,24 +77,27 @@ def looks_like_code(text: str) -> bool:
 
 
 def find(text: str) -> list[str]:
-    """The code-shaped spans of a free text, as typed, in order: a word that is 8 code
-    characters (`K7MQ-3DXA`, `к7мq3dха.`), or two words of 4 (`K7MQ 3DXA`). Whether each is
-    a code (its check character) is for `normalize` to say: a span that fails it is a typo."""
+    """The code-shaped spans of a free text, as typed, in order, each code once: a word that
+    is 8 code characters (`K7MQ-3DXA`, `к7мq3dха.`), or two words of 4 (`K7MQ 3DXA`). Whether
+    each is a code (its check character) is for `normalize` to say: a span that fails it is a
+    typo. A code typed again in the same text is the same question (checked, recorded and
+    counted as a miss once)."""
     words = [w for w in _WORD.findall(text) if _compact(w)]
-    found, i = [], 0
+    found: dict[str, str] = {}  # compact form -> the span as first typed
+    i = 0
     while i < len(words):
         compact = _compact(words[i])
         if len(compact) == LENGTH and _in_alphabet(compact):
-            found.append(words[i])
+            found.setdefault(compact, words[i])
             i += 1
         elif (len(compact) == _HALF and i + 1 < len(words)
               and len(following := _compact(words[i + 1])) == _HALF
               and _in_alphabet(compact + following)):
-            found.append(f"{words[i]} {words[i + 1]}")
+            found.setdefault(compact + following, f"{words[i]} {words[i + 1]}")
             i += 2
         else:
             i += 1
-    return found
+    return list(found.values())
 
 
 def _compact(word: str) -> str:

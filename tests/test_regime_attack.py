@@ -18,7 +18,13 @@ from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
 from sms_gateway import admin, reports
-from storage.tables.ledger import permits, regime_changes, registrations, residents
+from storage.tables.ledger import (
+    permits,
+    regime_changes,
+    registrations,
+    residents,
+    verifications,
+)
 from storage.tables.messages import outbox
 from tests.conftest import OFFICER, RESIDENT
 
@@ -177,6 +183,14 @@ def test_an_officers_code_with_invisible_characters_is_still_checked(send, dress
     text = dressed.format(code=codes.display(code), head=code[:4], tail=code[4:])
     checked = send(OFFICER, text)
     assert checked.kind == "verified" and checked.replies[0].text.startswith("ДЕЙСТВУЕТ")
+
+
+def test_a_code_repeated_in_one_message_is_checked_once(send, engine):
+    code = codes.display(codes.generate())  # nobody holds it: each check would be a miss
+    checked = send(OFFICER, f"проверка {code} {code.lower()}, {code} " * 20)
+    assert checked.replies[0].text == f"НЕИЗВЕСТЕН: пропуска {code} нет."
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(verifications)) == 1
 
 
 # -- residents' questions never spend a permit ----------------------------------------------------
