@@ -13,12 +13,14 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from permits import codes, registry
+from permits import codes, registration, registry
+from permits.ledger import District
 from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
 from sms_gateway import admin, reports
 from storage.tables.ledger import (
+    Regime,
     permits,
     regime_changes,
     registrations,
@@ -123,6 +125,23 @@ def test_a_yes_to_stop_does_not_remove_an_entry_the_administration_made_meanwhil
                                         " только она.")
     assert entry(engine, NEW) == ADMINISTRATIONS
     assert count(engine, registrations) == 0
+
+
+def test_reading_a_registration_does_no_more_work_for_a_text_of_many_words(monkeypatch):
+    """`РЕГ а а а ...` (80 words in the SMS's worth the parser reads) was tried at every
+    split, against every district folded again each time: work in the dispatcher's write
+    transaction that grew with the words (counted here: performance is measured elsewhere)."""
+    folded = []
+    real = registration.fold
+    monkeypatch.setattr(registration, "fold", lambda text: folded.append(text) or real(text))
+    districts = [District("kinel", "Кинель", Regime.ON), District("samara", "Самара", Regime.ON)]
+    assert registration.split(("Иванов", "Петр", "Марс"), districts) is None  # names folded
+    folded.clear()
+    registration.split(("Иванов", "Петр", "Марс"), districts)
+    few = len(folded)
+    folded.clear()
+    assert registration.split(("а",) * 80, districts) is None
+    assert len(folded) == few
 
 
 # -- a consent question shows in full what a ДА stores ------------------------------------------
