@@ -6,7 +6,6 @@ here as the test that failed before its fix. What held is listed in the branch's
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import io
 
@@ -15,7 +14,6 @@ from sqlalchemy import func, select
 
 from permits import codes, registration, registry
 from permits.ledger import District
-from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
 from sms_gateway import admin, reports
@@ -29,16 +27,13 @@ from storage.tables.ledger import (
 )
 from storage.tables.messages import outbox
 from tests.conftest import OFFICER, RESIDENT
+from tests.registration_support import count
 
-# `gateway`: the command line on a test database; `console`: the console logged in as an admin
-pytest_plugins = ["tests.cli_support", "tests.web_support"]
+# `gateway`: the command line on a test database; `console`: the console logged in as an
+# admin; `rules_for`, `ask`: messages to the rules
+pytest_plugins = ["tests.cli_support", "tests.web_support", "tests.registration_support"]
 NEW = "+79270001111"
 IMPORTED = f"phone,name,district,document\n{NEW},Смирнова Ольга Петровна,samara,3601 123456\n"
-
-
-def count(engine, table, *where) -> int:
-    with engine.connect() as conn:
-        return conn.scalar(select(func.count()).select_from(table).where(*where))
 
 
 def entry(engine, phone: str) -> tuple:
@@ -46,23 +41,6 @@ def entry(engine, phone: str) -> tuple:
         return tuple(conn.execute(select(residents.c.name, residents.c.district_id,
                                          residents.c.document, residents.c.self_registered)
                                   .where(residents.c.phone == phone)).one())
-
-
-@pytest.fixture
-def rules_for(config):
-    def build(**settings) -> Rules:
-        return Rules(dataclasses.replace(config.rules, **({"registration": "sms"} | settings)))
-    return build
-
-
-@pytest.fixture
-def ask(engine, clock, people):
-    def ask(rules: Rules, sender: str, text: str):
-        with engine.begin() as conn:
-            [outcome] = rules.handle(conn, [Inbound(sender, text, "smpp:mts", clock())],
-                                     clock())
-        return outcome
-    return ask
 
 
 @pytest.fixture
