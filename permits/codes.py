@@ -17,7 +17,11 @@ _UNBIASED_BELOW = 256 - 256 % _MODULUS
 # What an officer may type for a code character: Cyrillic look-alikes, either case.
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХЗаеврокмнстухз", "ABEKMHOPCTYX3AEBPOKMHCTYX3")
 _KEYPAD = str.maketrans("ABCDEFGHJKMNPQRSTUVWXYZ", "22233344556667777888999")
-_SEPARATORS = re.compile(r"[\s\-_.·–—]+")
+# What may stand between a code's characters: spaces, dashes, dots, and the invisible format
+# characters a copy from a messenger or a right-to-left text carries (soft hyphen, zero-width
+# space and joiners, direction marks and overrides, word joiner, BOM).
+_SEPARATORS = re.compile(
+    "[\\s\\-_.·–—\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+")
 # A word of free text: what lies between spaces and punctuation that never joins a code.
 _WORD = re.compile(r"[^\s,;:!?()«»\"'/\\]+")
 _HALF = LENGTH // 2  # `K7MQ 3DXA`: a code typed as two words of four
@@ -73,24 +77,27 @@ def looks_like_code(text: str) -> bool:
 
 
 def find(text: str) -> list[str]:
-    """The code-shaped spans of a free text, as typed, in order: a word that is 8 code
-    characters (`K7MQ-3DXA`, `к7мq3dха.`), or two words of 4 (`K7MQ 3DXA`). Whether each is
-    a code (its check character) is for `normalize` to say: a span that fails it is a typo."""
+    """The code-shaped spans of a free text, as typed, in order, each code once: a word that
+    is 8 code characters (`K7MQ-3DXA`, `к7мq3dха.`), or two words of 4 (`K7MQ 3DXA`). Whether
+    each is a code (its check character) is for `normalize` to say: a span that fails it is a
+    typo. A code typed again in the same text is the same question (checked, recorded and
+    counted as a miss once)."""
     words = [w for w in _WORD.findall(text) if _compact(w)]
-    found, i = [], 0
+    found: dict[str, str] = {}  # compact form -> the span as first typed
+    i = 0
     while i < len(words):
         compact = _compact(words[i])
         if len(compact) == LENGTH and _in_alphabet(compact):
-            found.append(words[i])
+            found.setdefault(compact, words[i])
             i += 1
         elif (len(compact) == _HALF and i + 1 < len(words)
               and len(following := _compact(words[i + 1])) == _HALF
               and _in_alphabet(compact + following)):
-            found.append(f"{words[i]} {words[i + 1]}")
+            found.setdefault(compact + following, f"{words[i]} {words[i + 1]}")
             i += 2
         else:
             i += 1
-    return found
+    return list(found.values())
 
 
 def _compact(word: str) -> str:

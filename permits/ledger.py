@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from permits.codes import keypad as code_keypad
 from storage.bulk import Bulk
-from storage.dialect import among, insert_for, upsert
+from storage.dialect import among, insert_for
 from storage.tables.ledger import (
     PermitState,
     Regime,
@@ -97,14 +97,8 @@ def read_snapshot(conn: Connection, phones: Sequence[str], *, today: dt.date, no
                   miss_since: dt.datetime, running_since: dt.date) -> Snapshot:
     snap = Snapshot()
     unique = sorted(set(phones))
-    people = conn.execute(
-        select(residents.c.id, residents.c.phone, residents.c.name, residents.c.district_id,
-               districts.c.name, districts.c.regime, residents.c.self_registered)
-        .join(districts, districts.c.id == residents.c.district_id)
-        .where(among(conn.dialect, residents.c.phone, unique), registered_on(today))
-    )
-    for row in people:
-        snap.residents[row[1]] = Person(*row[:5], Regime(row[5]), row[6])
+    for person in _people(conn, unique, today):
+        snap.residents[person.phone] = person
     snap.officers = set(conn.scalars(
         select(officers.c.phone).where(among(conn.dialect, officers.c.phone, unique),
                                         officers.c.active)))
@@ -133,21 +127,47 @@ def registered_on(day: dt.date) -> ColumnElement[bool]:
     return or_(residents.c.until.is_(None), residents.c.until >= day)
 
 
-def register(conn: Connection, phone: str, name: str, district_id: str,
-             now: dt.datetime) -> Person | None:
+class AlreadyRegistered(Exception):
+    """The number has a current entry (imported by the administration, or stored meanwhile by
+    another message or node): `register` leaves it as it is; `person` is that entry."""
+
+    def __init__(self, person: Person) -> None:
+        super().__init__("the number is on the registry already")
+        self.person = person
+
+
+def register(conn: Connection, phone: str, name: str, district_id: str, now: dt.datetime,
+             today: dt.date) -> Person | None:
     """A self-registered resident; None if the district is unknown. A number whose temporary
-    entry has ended is registered again in its place."""
+    entry has ended is registered again in its place; a current entry is never replaced (the
+    ON CONFLICT's condition decides it in the same statement, so a race decides it too):
+    raises AlreadyRegistered with it."""
     district = conn.execute(select(districts.c.name, districts.c.regime)
                             .where(districts.c.id == district_id)).first()
     if district is None:
         return None
-    upsert(conn, residents, [{"phone": phone, "name": name, "district_id": district_id,
-                              "document": None, "self_registered": True, "created_at": now,
-                              "until": None}],
-           ["phone"], ["name", "district_id", "document", "self_registered", "until"])
-    resident_id = conn.scalar(select(residents.c.id).where(residents.c.phone == phone))
+    stmt = insert_for(conn.dialect, residents).values(
+        phone=phone, name=name, district_id=district_id, document=None, self_registered=True,
+        created_at=now, until=None)
+    resident_id = conn.scalar(stmt.on_conflict_do_update(
+        index_elements=[residents.c.phone],
+        set_={c: stmt.excluded[c] for c in ("name", "district_id", "document",
+                                            "self_registered", "until")},
+        where=~registered_on(today)).returning(residents.c.id))
+    if resident_id is None:
+        raise AlreadyRegistered(_people(conn, [phone], today)[0])
     return Person(resident_id, phone, name, district_id, district.name, Regime(district.regime),
                   self_registered=True)
+
+
+def _people(conn: Connection, phones: Sequence[str], today: dt.date) -> list[Person]:
+    """The entries of these numbers on the registry on `today`."""
+    rows = conn.execute(
+        select(residents.c.id, residents.c.phone, residents.c.name, residents.c.district_id,
+               districts.c.name, districts.c.regime, residents.c.self_registered)
+        .join(districts, districts.c.id == residents.c.district_id)
+        .where(among(conn.dialect, residents.c.phone, phones), registered_on(today)))
+    return [Person(*row[:5], Regime(row[5]), row[6]) for row in rows]
 
 
 def unregister(conn: Connection, resident_id: int, today: dt.date) -> None:

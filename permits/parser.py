@@ -165,8 +165,12 @@ class Parser:
         self.cache_info = self._cached.cache_info
 
     def parse(self, text: str) -> Parsed:
-        """The request in the first `PARSED_PREFIX` characters of `text`."""
+        """The request in the first `PARSED_PREFIX` characters of `text`, ending as the whole
+        text ends when that is a question mark: a question longer than one SMS is still a
+        question (read as a request, "можно выйти в аптеку ...?" spent a permit)."""
         prefix = text[:PARSED_PREFIX]
+        if len(text) > PARSED_PREFIX and text.rstrip().endswith("?"):
+            prefix = prefix.rstrip() + "?"
         return self._cached(prefix) if len(prefix) <= _CACHED_LENGTH else self._parse(prefix)
 
     def _parse(self, text: str) -> Parsed:

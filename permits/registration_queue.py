@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy import Connection, delete, or_, select
 
@@ -92,7 +92,8 @@ class Decision:
     phone: str
     channel: str
     english: bool
-    person: Person | None  # the new entry, when approved
+    person: Person | None  # the new entry, when approved (or the entry kept, see `kept`)
+    kept: bool = False  # approved, but the number was on the registry already: left as it was
 
 
 def waiting_one(conn: Connection, registration_id: int) -> Pending | None:
@@ -102,19 +103,26 @@ def waiting_one(conn: Connection, registration_id: int) -> Pending | None:
     return None if row is None else _pending(row)
 
 
-def decide(conn: Connection, registration_id: int, approve: bool,
-           now: dt.datetime) -> Decision:
+def decide(conn: Connection, registration_id: int, approve: bool, now: dt.datetime,
+           today: dt.date) -> Decision:
     """Approve (the entry is stored) or reject (nothing is kept) a waiting registration. Two
-    operators deciding at once: the second finds nothing waiting."""
+    operators deciding at once: the second finds nothing waiting. A number the administration
+    put on the registry while it waited keeps that entry."""
     pending = waiting_one(conn, registration_id)
     deleted = conn.execute(delete(registrations).where(
         registrations.c.id == registration_id,
         registrations.c.state == RegistrationState.APPROVAL)).rowcount
     if pending is None or deleted != 1:
         raise RegistrationError("no registration waiting for a decision")
-    person = (ledger.register(conn, pending.phone, pending.name, pending.district_id, now)
-              if approve else None)
-    return Decision(pending.phone, pending.channel, pending.language == "en", person)
+    decision = Decision(pending.phone, pending.channel, pending.language == "en", None)
+    if not approve:
+        return decision
+    try:
+        person = ledger.register(conn, pending.phone, pending.name, pending.district_id, now,
+                                 today)
+    except ledger.AlreadyRegistered as exc:
+        return replace(decision, person=exc.person, kept=True)
+    return replace(decision, person=person)
 
 
 def purge(conn: Connection, now: dt.datetime) -> int:

@@ -177,8 +177,9 @@ def _control(name: str, value: str | None) -> str | None:
 
 def _store_residents(conn: Connection, rows: Sequence[dict], with_until: bool) -> int:
     if rows:
-        upsert(conn, residents, rows, ["phone"],
-               ["name", "district_id", "document", *(["until"] if with_until else [])])
+        upsert(conn, residents, rows, ["phone"],  # an imported number is the administration's
+               ["name", "district_id", "document", "self_registered",
+                *(["until"] if with_until else [])])
     return len(rows)
 
 

@@ -64,6 +64,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "approved": "Заявка одобрена, район {district}. Пропуск: ВЫХОД и причина.",
         "rejected": "Заявку на регистрацию отклонили. Вопросы — в администрацию района.",
         "reg_format": "Напишите: РЕГ фамилия район, например РЕГ Иванов {district}",
+        "reg_long": "Слишком длинно для SMS. Пришлите только фамилию: РЕГ фамилия район",
         "reg_no_district": "Нет района «{typed}». Пример: РЕГ Иванов {district}",
         "reg_closed": "Регистрация по SMS не ведётся. Обратитесь в администрацию.",
         "reg_already": "Ваш номер уже в реестре, район {district}.",
@@ -113,8 +114,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "check_until": "until {end}",
         "check_from": "from {start}",
         "check_more": "+{count} not checked: send them separately",
-        "consent": "We will store this number, {name}, {district} to issue you permits. Reply"
-                   " YES to agree.",
+        "consent": "We will store this number, {name}, {district}. Reply YES to agree.",
         "registered": "You are registered in {district}. For a permit: EXIT and a reason.",
         "queued": "Your registration is waiting for approval. We will answer by SMS.",
         "approved": "Your registration is approved ({district}). For a permit: EXIT and a"
@@ -122,6 +122,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "rejected": "Your registration was not approved. Please contact the district"
                     " administration.",
         "reg_format": "Send: REG surname district, e.g. REG Ivanov {district}",
+        "reg_long": "Too long for one SMS. Send your surname only: REG surname district",
         "reg_no_district": "There is no district \"{typed}\". Example: REG Ivanov {district}",
         "reg_closed": "Registration by SMS is not open. Please contact the administration.",
         "reg_already": "Your number is already registered in {district}.",
@@ -158,6 +159,11 @@ class Texts:
         parts = [str(values[name]) for name in names]
         return fit(lambda filled: template.format(**dict(zip(names, filled, strict=True))),
                    parts, {i for i, name in enumerate(names) if name in TRIMMABLE})
+
+    def fits_as_is(self, key: str, **values: object) -> bool:
+        """Whether the text `key` fits one SMS with `values` as they are, none shortened (a
+        consent question must show in full what a ДА would store)."""
+        return measure(_TEXTS[self.language][key].format(**values)).fits_one_sms
 
     def time(self, moment: dt.datetime) -> str:
         return _local_time(moment, self.zone)

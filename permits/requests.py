@@ -29,8 +29,11 @@ def exit_request(batch: Batch, phone: str, request: ExitRequest, texts: Texts,
     reason = request.reason
     person = batch.snap.residents.get(phone)
     if person is None and reason and not reason.exempt and _may_register(batch, phone):
-        person = ledger.register(batch.conn, phone, "—", batch.settings.open_district,
-                                 batch.now)
+        try:
+            person = ledger.register(batch.conn, phone, "—", batch.settings.open_district,
+                                     batch.now, batch.today)
+        except ledger.AlreadyRegistered as exc:  # stored meanwhile by another node
+            person = exc.person
         if person:
             batch.snap.residents[phone] = person
     refusal = _what_applies(batch, phone, person, request, texts, officer)

@@ -77,9 +77,11 @@ def decide_registration(conn: Connection, rules: Rules, registration_id: int, ap
                         now: dt.datetime) -> registration_queue.Decision:
     """An operator approves or rejects a registration by SMS; the resident is told by SMS on
     the channel their ДА came in on, queued in the same transaction."""
-    decision = registration_queue.decide(conn, registration_id, approve, now)
+    decision = registration_queue.decide(conn, registration_id, approve, now,
+                                         rules.local_day(now))
     texts = rules.texts(decision.english)
-    text = (texts("approved", district=texts.district(decision.person.district_name))
+    text = (texts("reg_already" if decision.kept else "approved",
+                  district=texts.district(decision.person.district_name))
             if decision.person else texts("rejected"))
     conn.execute(insert(outbox), [new_row(None, decision.channel, decision.phone, text, now)])
     notify(conn, OUTBOX)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select
 
+from permits import localtime
 from permits.retention import CHECK_KIND
 from storage.tables.ledger import daily_counts, outcomes, permits, residents, verifications
 
@@ -51,7 +52,8 @@ class DailyReport:
 
 
 def daily(conn: Connection, day: dt.date, zone: dt.tzinfo) -> DailyReport:
-    """The report of local day `day` in `zone`."""
+    """The report of local day `day` in `zone` (localtime.OutOfRange at the calendar's
+    ends)."""
     found: dict[tuple[str | None, int | None], Counter[str]] = {}
 
     def add(district: str | None, reason: int | None, column: str, count: int) -> None:
@@ -69,8 +71,7 @@ def daily(conn: Connection, day: dt.date, zone: dt.tzinfo) -> DailyReport:
         column = _column(kind)
         if column:
             add(district, reason, column, count)
-    start = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    start, end = localtime.day_bounds(day, zone)
     for district, reason, outcome, count in conn.execute(
             select(residents.c.district_id, permits.c.reason, verifications.c.outcome,
                    func.count())
@@ -96,16 +97,29 @@ def _column(kind: str) -> str | None:
 
 def as_csv(report: DailyReport, district_name: Callable[[str], str],
            reason_name: Callable[[int], str]) -> str:
-    """One line per district and reason, every column, ids beside names (for spreadsheets)."""
+    """One line per district and reason, every column, ids beside names (for spreadsheets).
+    Lines end in CRLF (RFC 4180): the csv module then quotes a lone CR inside a name too,
+    which would otherwise end the row in a spreadsheet."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["date", "district_id", "district", "reason", "reason_name", *COLUMNS])
     for row in report.rows:
-        writer.writerow([report.day.isoformat(), row.district_id or "",
-                         district_name(row.district_id) if row.district_id else "",
-                         row.reason or "", reason_name(row.reason) if row.reason else "",
+        writer.writerow([report.day.isoformat(), _cell(row.district_id or ""),
+                         _cell(district_name(row.district_id) if row.district_id else ""),
+                         row.reason or "", _cell(reason_name(row.reason) if row.reason else ""),
                          *(row.counts[c] for c in COLUMNS)])
     return out.getvalue()
+
+
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV injection"). The names come
+# from the configuration and the districts' table, which operators other than the reader edit.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A text cell that a spreadsheet shows and never runs: an apostrophe before a formula's
+    first character (a one-line rule, so no csv-wrapping library for it)."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
 def as_text(report: DailyReport, district_name: Callable[[str], str],

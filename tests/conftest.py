@@ -22,7 +22,7 @@ from tests.pg_server import PostgresServer, start_or_skip
 # Helper modules whose asserts should explain themselves like the tests' own.
 pytest.register_assert_rewrite("tests.web_support", "tests.modem_harness",
                                "tests.modem_gateway_rig", "tests.faults_support",
-                               "tests.install_support")
+                               "tests.install_support", "tests.registration_support")
 
 ROOT = Path(__file__).resolve().parent.parent
 KINEL = District("kinel", "Кинель", True)

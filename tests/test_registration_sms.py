@@ -10,10 +10,9 @@ import io
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from permits import registry
-from permits.messages import Inbound
 from permits.registration_queue import RegistrationError, waiting
 from permits.service import Rules
 from sms_gateway import admin
@@ -21,33 +20,13 @@ from sms_gateway.pipeline import purge
 from storage.tables.ledger import registrations, residents
 from storage.tables.messages import outbox
 from tests.conftest import RESIDENT
+from tests.registration_support import count
 from tests.smpp_support import smpp_node, texts_to
 
-pytest_plugins = ["tests.cli_support"]  # `gateway`: the command line on a test database
+# `gateway`: the command line on a test database; `rules_for`, `ask`: messages to the rules
+pytest_plugins = ["tests.cli_support", "tests.registration_support"]
 NEW = "+79270001111"
 CONSENT = "Сохраним: ваш номер, Смирнова, Кинель. Согласны — ответьте ДА"
-
-
-def count(engine, table, *where) -> int:
-    with engine.connect() as conn:
-        return conn.scalar(select(func.count()).select_from(table).where(*where))
-
-
-@pytest.fixture
-def rules_for(config):
-    def build(**settings) -> Rules:
-        return Rules(dataclasses.replace(config.rules, **({"registration": "sms"} | settings)))
-    return build
-
-
-@pytest.fixture
-def ask(engine, clock, people):
-    def ask(rules: Rules, sender: str, text: str):
-        with engine.begin() as conn:
-            [outcome] = rules.handle(conn, [Inbound(sender, text, "smpp:mts", clock())],
-                                     clock())
-        return outcome
-    return ask
 
 
 def test_nothing_is_stored_before_consent_and_the_question_says_what_would_be(
@@ -93,8 +72,8 @@ def test_with_consent_the_resident_is_registered_and_may_ask_for_permits(rules_f
     ("РЕГ кинель смирнова", CONSENT),  # the district first
     ("PЕГ Смирнова Кинел", CONSENT),  # a Latin P, a letter missing
     ("регистрация Смирнова Кинель", CONSENT),
-    ("REGISTER Smirnova Kinel", "We will store this number, Smirnova, Kinel to issue you"
-                                " permits. Reply YES to agree."),
+    ("REGISTER Smirnova Kinel", "We will store this number, Smirnova, Kinel. Reply YES to"
+                                " agree."),
 ])
 def test_registration_is_read_in_the_spellings_residents_use(rules_for, ask, text, reply):
     assert ask(rules_for(), NEW, text).replies[0].text == reply

@@ -14,7 +14,6 @@ from permits.checks import MAX_CODES
 from permits.ledger import Found, Permit
 from permits.parser import Parser
 from permits.reasons import Reason
-from permits.registration import SURNAME_LIMIT
 from permits.replies import Texts, office_fits
 from permits.settings import RulesSettings
 from permits.suggestions import Suggestions
@@ -46,7 +45,7 @@ VALUES = st.fixed_dictionaries({
     "name_ru": names(60), "name_en": names(60), "district": names(districts.c.name.type.length),
     "typed": names(40), "left": st.integers(0, 9), "per_day": st.integers(1, 9),
     "number": st.integers(0, 999), "last": st.integers(1, 99), "minutes": st.integers(1, 1440),
-    "name": names(SURNAME_LIMIT), "count": st.integers(1, MAX_CODES),
+    "name": names(residents.c.name.type.length), "count": st.integers(1, MAX_CODES),
     "office": names(40).filter(office_fits), "script": st.sampled_from(["cyrillic", "latin",
                                                                          "english"]),
 })

@@ -9,7 +9,7 @@ import json
 import sys
 import zoneinfo
 
-from permits import codes
+from permits import codes, localtime
 from sms_gateway import admin
 from sms_gateway.cli.common import CommandError, local_time, prepare, record, whole_number
 from sms_gateway.clock import utc_now
@@ -50,11 +50,10 @@ def permits_revoke(config: Config, args: argparse.Namespace) -> None:
 def _since(text: str, config: Config) -> dt.datetime:
     """A local date (`2026-11-25`) as the UTC moment its day starts."""
     try:
-        day = dt.date.fromisoformat(text)
-    except ValueError as exc:
+        return localtime.midnight(dt.date.fromisoformat(text),
+                                  zoneinfo.ZoneInfo(config.rules.timezone))
+    except ValueError as exc:  # OutOfRange too: a day at the calendar's ends
         raise CommandError(f"--since takes a date such as 2026-11-25, not {text!r}") from exc
-    zone = zoneinfo.ZoneInfo(config.rules.timezone)
-    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

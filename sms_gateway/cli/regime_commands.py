@@ -8,7 +8,7 @@ import argparse
 import datetime as dt
 import zoneinfo
 
-from permits import regime
+from permits import localtime, regime
 from sms_gateway.cli.common import CommandError, local_time, os_user, prepare, record
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
@@ -21,8 +21,9 @@ def regime_set(config: Config, args: argparse.Namespace) -> None:
     district = None if args.district == regime.WHOLE_REGION else args.district
     starts = _moment(args.starts, "--from", config) if args.starts else None
     ends = _moment(args.ends, "--until", config) if args.ends else None
-    now = utc_now()
-    with prepare(config).begin() as conn:
+    engine = prepare(config)
+    now = utc_now()  # after the districts' sync: a new district's first state is in the past
+    with engine.begin() as conn:
         change = regime.schedule(conn, district, state, by=os_user(), now=now,
                                  starts_at=starts, ends_at=ends)
         record(conn, "regime_set", change=change, district=args.district, state=args.state,
@@ -34,8 +35,9 @@ def regime_set(config: Config, args: argparse.Namespace) -> None:
 
 
 def regime_show(config: Config, args: argparse.Namespace) -> None:
-    now = utc_now()
-    with prepare(config).connect() as conn:
+    engine = prepare(config)
+    now = utc_now()  # after the districts' sync, as in `regime set`
+    with engine.connect() as conn:
         districts = regime.overview(conn, now)
         waiting = regime.upcoming(conn, now)
     print("district\tid\tnow\tnext change")
@@ -64,10 +66,10 @@ def _moment(text: str, option: str, config: Config) -> dt.datetime:
     """`2026-12-01 08:00` in the service's time zone, as a UTC moment."""
     try:
         local = dt.datetime.strptime(text.strip(), _FORMAT)
-    except ValueError as exc:
+        return localtime.moment(local, zoneinfo.ZoneInfo(config.rules.timezone))
+    except ValueError as exc:  # OutOfRange too: a time with no UTC moment
         raise CommandError(f"{option} takes a local time such as \"2026-12-01 08:00\","
                            f" not {text!r}") from exc
-    return local.replace(tzinfo=zoneinfo.ZoneInfo(config.rules.timezone)).astimezone(dt.UTC)
 
 
 def _change_id(text: str) -> int:

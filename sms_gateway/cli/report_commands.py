@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import zoneinfo
 
+from permits import localtime
 from sms_gateway import reports
 from sms_gateway.cli.common import CommandError, prepare
 from sms_gateway.clock import utc_now
@@ -27,7 +28,7 @@ WORDS = {
 
 def report_daily(config: Config, args: argparse.Namespace) -> None:
     zone = zoneinfo.ZoneInfo(config.rules.timezone)
-    day = _day(args.date) if args.date else utc_now().astimezone(zone).date()
+    day = _day(args.date, zone) if args.date else utc_now().astimezone(zone).date()
     with prepare(config).connect() as conn:
         report = reports.daily(conn, day, zone)
     names = {d.id: d.display_name(config.rules.language) for d in config.districts}
@@ -46,10 +47,12 @@ def report_daily(config: Config, args: argparse.Namespace) -> None:
     print(reports.as_text(report, district, reason, WORDS))
 
 
-def _day(text: str) -> dt.date:
+def _day(text: str, zone: dt.tzinfo) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
+        day = dt.date.fromisoformat(text)
+        localtime.day_bounds(day, zone)
+        return day
+    except ValueError as exc:  # OutOfRange too: a day at the calendar's ends
         raise CommandError(f"--date takes a date such as 2026-11-25, not {text!r}") from exc
 
 

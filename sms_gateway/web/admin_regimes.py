@@ -10,7 +10,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from permits import regime
+from permits import localtime, regime
 from sms_gateway import audit
 from sms_gateway.web import confirm, filters, labels, params
 from sms_gateway.web.auth import for_viewers, operator_name
@@ -123,11 +123,10 @@ def _moment(name: str) -> dt.datetime | None:
     if not typed:
         return None
     try:
-        local = dt.datetime.strptime(typed, _TYPED)
-    except ValueError:
+        return localtime.moment(dt.datetime.strptime(typed, _TYPED), services().zone)
+    except ValueError:  # OutOfRange too: a time with no UTC moment
         abort(400, description=gettext("The field “%(field)s” must be a date and a time.",
                                        field=labels.label(labels.FIELDS, name)))
-    return local.replace(tzinfo=services().zone).astimezone(dt.UTC)
 
 
 def _explain(exc: regime.RegimeError) -> str:

@@ -8,6 +8,7 @@ import datetime as dt
 from flask import Blueprint, Response, abort, render_template
 from flask_babel import gettext
 
+from permits import localtime
 from sms_gateway import reports
 from sms_gateway.web import filters, labels, params
 from sms_gateway.web.auth import for_viewers
@@ -44,7 +45,9 @@ def _day() -> dt.date:
     if not typed:
         return services().rules.local_day(now())
     try:
-        return dt.date.fromisoformat(typed)
-    except ValueError:
+        day = dt.date.fromisoformat(typed)
+        localtime.day_bounds(day, services().zone)
+    except ValueError:  # OutOfRange too: a day at the calendar's ends
         abort(400, description=gettext("The field “%(field)s” must be a date.",
                                        field=labels.label(labels.FIELDS, "date")))
+    return day
