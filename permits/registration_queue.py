@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, delete, func, or_, select
 
 from permits import ledger
 from permits.ledger import Person
@@ -83,6 +83,12 @@ def waiting(conn: Connection, limit: int = 200) -> list[dict]:
         .where(registrations.c.state == RegistrationState.APPROVAL)
         .order_by(registrations.c.asked_at, registrations.c.phone).limit(limit)).mappings()
     return [dict(row) for row in rows]
+
+
+def waiting_count(conn: Connection) -> int:
+    """How many wait in all: the page says so when it shows only the oldest."""
+    return conn.scalar(select(func.count()).select_from(registrations)
+                       .where(registrations.c.state == RegistrationState.APPROVAL)) or 0
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ never a change)."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 
 import pytest
 from sqlalchemy import func, select
 
+from permits import registration_queue, registry
 from permits.messages import Inbound
 from permits.registration_queue import waiting
 from permits.service import Rules
@@ -101,6 +103,37 @@ def test_a_rejected_registration_is_deleted_and_the_resident_told(console, engin
                                          " отклонили. Вопросы — в администрацию района.")]
     [entry] = audit_rows(engine, "registration_rejected")
     assert entry["facts"]["phone"] == "+7927***1111"
+
+
+def _queue_registrations(engine, config, clock, phones: list[str]) -> list[dict]:
+    """Strangers who sent РЕГ and ДА, waiting for an operator's approval."""
+    rules = Rules(dataclasses.replace(config.rules, registration="sms"))
+    for phone in phones:
+        for text in ("РЕГ Смирнова Кинель", "ДА"):
+            with engine.begin() as conn:
+                rules.handle(conn, [Inbound(phone, text, "modem:pool", clock())], clock())
+    with engine.connect() as conn:
+        return waiting(conn)
+
+
+def test_approving_a_number_the_registry_has_meanwhile_tells_the_operator_it_was_kept(
+        console, engine, config, clock, people):
+    [row] = _queue_registrations(engine, config, clock, ["+79270001111"])
+    with engine.begin() as conn:  # the administration imports the number meanwhile
+        registry.import_residents(conn, io.StringIO(
+            "phone,name,district\n+79270001111,Смирнова Ольга Петровна,samara\n"), "RU", clock())
+    page = console.post(f"/registrations/{row['id']}/approve", YES)
+    assert page.status_code == 200
+    assert ("+7927***1111 was on the registry already (Самара): the entry was kept as it is,"
+            " and the resident was told so by SMS.") in page.text
+
+
+def test_the_registrations_page_says_when_it_shows_only_the_oldest(console, engine, config,
+                                                                    clock, people,
+                                                                    monkeypatch):
+    _queue_registrations(engine, config, clock, ["+79270001111", "+79270001112"])
+    monkeypatch.setattr(registration_queue.waiting, "__defaults__", (1,))
+    assert "The oldest 1 of 2 waiting" in console.get("/registrations").text
 
 
 def test_a_viewer_sees_the_regime_and_the_report_but_changes_nothing(viewer, engine):

@@ -20,7 +20,8 @@ bp = Blueprint("registrations", __name__, url_prefix="/registrations")
 def _page(status: int = 200, **view: object) -> tuple[str, int]:
     with reading() as conn:
         rows = registration_queue.waiting(conn)
-    return render_template("registrations.html", rows=rows,
+        total = registration_queue.waiting_count(conn) if rows else 0
+    return render_template("registrations.html", rows=rows, total=total,
                            approval=services().rules.settings.registration_approval,
                            **view), status
 
@@ -55,6 +56,12 @@ def _decide(registration_id: int, approve: bool) -> Response | tuple[str, int] |
                          resident=decision.person.id if decision.person else None)
     except registration_queue.RegistrationError:
         return _page(409, error=gettext("That registration has been decided already."))
+    if decision.kept:
+        return _page(notice=gettext(
+            "%(phone)s was on the registry already (%(district)s): the entry was kept as it"
+            " is, and the resident was told so by SMS.", phone=phones.mask(decision.phone),
+            district=filters.district_name(decision.person.district_id,
+                                           decision.person.district_name)))
     return redirect(url_for("registrations.page"))
 
 
