@@ -264,9 +264,11 @@ _ADD_REPLY_COUNTS = Bulk(_add_to_reply_counts)
 
 
 def add_reply_counts(conn: Connection, counts: dict[str, int], now: dt.datetime) -> None:
+    """Rows in phone order: dispatchers side by side then lock shared rows in one order and
+    cannot deadlock on them."""
     hour = hour_of(now)
-    _ADD_REPLY_COUNTS.run(conn, [{"phone": p, "hour": hour, "count": n}
-                                 for p, n in counts.items()])
+    _ADD_REPLY_COUNTS.run(conn, [{"phone": p, "hour": hour, "count": counts[p]}
+                                 for p in sorted(counts)])
 
 
 @functools.cache

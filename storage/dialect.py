@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam
+from sqlalchemy import ColumnElement, Connection, Select, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -42,3 +42,12 @@ def among(dialect: Dialect, column: ColumnElement, values: Iterable[object]) -> 
     if getattr(element, "length", None):
         element.length = None  # a cast to VARCHAR(20)[] would cut a longer value to a match
     return column == any_(bindparam(None, values, type_=postgresql.ARRAY(element)))
+
+
+def skip_locked(conn: Connection, query: Select) -> Select:
+    """`query` locking the rows it reads, skipping those another transaction holds (PostgreSQL:
+    several dispatchers, on one node or many, claim inbox rows side by side; a row one holds is
+    not the other's to decide or to move). SQLite's single writer needs no row locks."""
+    if conn.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query

@@ -8,17 +8,22 @@ import io
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import OperationalError
 
 from permits import registry
 from sms_gateway.gateway import Gateway
 from sms_gateway.loopback import LoopbackTransport
 from sms_gateway.pipeline import quarantine
+from sms_gateway.pipeline.dispatcher import Dispatcher
+from sms_gateway.pipeline.dispatcher import claim as dispatcher_claim
 from sms_gateway.pipeline.outbox import claim as outbox_claim
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, StoreError
+from storage.db import transaction
 from storage.tables.ledger import permits
 from storage.tables.messages import delivery_receipts, inbox, inbox_parts, outbox
 from tests.conftest import OFFICER, RESIDENT, ROOT, STRANGER
@@ -362,6 +367,65 @@ def test_a_message_that_breaks_the_rules_is_quarantined_the_rest_handled_and_it_
         assert conn.execute(select(inbox.c.state, inbox.c.text).where(
             inbox.c.sender == STRANGER)).all() == [("done", "boom")]
         assert quarantine.entries(conn) == []
+
+
+def _stored(engine, clock, sender: str, text: str, priority: int) -> int:
+    with engine.begin() as conn:
+        return conn.execute(insert(inbox).values(
+            channel="loopback:test", sender=sender, text=text, received_at=clock(),
+            stored_at=clock(), priority=priority, state="new")).inserted_primary_key[0]
+
+
+@pytest.mark.parametrize("second_fails", [False, True], ids=["decides", "fails"])
+def test_a_message_another_dispatcher_holds_is_left_to_it_after_a_failed_batch(
+        database_url, engine, rules, clock, people, monkeypatch, second_fails):
+    """PostgreSQL runs dispatchers side by side (the officers' lane has its own, and other
+    nodes'). One whose batch failed tries its lane's messages one by one: a message another
+    holds must be neither decided a second time (a second reply, a miss counted twice) nor
+    moved to the quarantine under the reply the other is sending."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's single writer never has two dispatchers at once")
+    row_id = _stored(engine, clock, OFFICER, "ПРОВЕРКА ABCD-EFGH", priority=1)
+    fast, other = (Dispatcher(engine, rules, clock=clock, urgent_only=True),
+                   Dispatcher(engine, rules, clock=clock))
+    if second_fails:
+        monkeypatch.setattr(other, "dispatch", lambda conn, rows: 1 / 0)
+    with transaction(engine, urgent=True) as conn:  # the fast lane holds the check
+        fast.dispatch(conn, dispatcher_claim(conn, 500, urgent=True))
+        trying = threading.Thread(target=other._one_by_one, args=(True,))
+        trying.start()
+        trying.join(10)
+        left_alone = not trying.is_alive()  # it did not wait for the row either
+    trying.join(10)
+    assert left_alone
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(outbox)
+                           .where(outbox.c.inbox_id == row_id)) == 1
+        assert conn.scalar(select(inbox.c.state).where(inbox.c.id == row_id)) == "done"
+        assert quarantine.entries(conn) == []
+
+
+def test_a_database_failure_in_the_one_by_one_pass_leaves_the_message_waiting(
+        config, engine, people, loopback):
+    """Only what a message holds, or a fault of the rules, sets it aside: a deadlock or a
+    dropped connection is the database's, and the message waits for the next turn."""
+    from permits.service import Rules
+
+    class DeadlockingRules(Rules):
+        def handle(self, conn, messages, now):
+            raise OperationalError("UPDATE ...", {}, Exception("deadlock detected"))
+
+    gateway = Gateway(config, engine, [loopback])
+    gateway.dispatcher.rules = DeadlockingRules(config.rules)
+    loopback.start(gateway.sink)
+    loopback.inject(RESIDENT, "ВЫХОД 1")
+    gateway.dispatcher.run_once()
+    with engine.connect() as conn:
+        assert conn.scalar(select(inbox.c.state)) == "new"
+        assert quarantine.entries(conn) == []
+    gateway.dispatcher.rules = Rules(config.rules)  # the database is back
+    gateway.dispatcher.run_once()
+    assert count(engine, permits) == 1
 
 
 def test_a_reply_that_may_have_reached_the_phone_is_not_refunded(config, engine, people,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from permits.messages import Inbound, Outcome
 from permits.service import Rules
@@ -23,9 +24,11 @@ from sms_gateway.pipeline import quarantine
 from sms_gateway.pipeline.notify import OUTBOX, notify
 from sms_gateway.pipeline.outbox import new_row
 from sms_gateway.pipeline.repeats import DUPLICATE, repeated
+from sms_gateway.pipeline.store_errors import is_content_failure, store_failure
 from sms_gateway.ussd.sessions import UssdSessions
 from storage.bulk import Bulk
 from storage.db import transaction
+from storage.dialect import skip_locked
 from storage.tables.messages import InboxState, inbox, outbox
 
 log = logging.getLogger(__name__)
@@ -59,9 +62,7 @@ def claim(conn: Connection, limit: int, urgent: bool) -> list[Row]:
                     else (inbox.c.priority == 0))
              .order_by(inbox.c.id)
              .limit(limit))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return conn.execute(query).all()
+    return conn.execute(skip_locked(conn, query)).all()
 
 
 def urgent_waiting(engine: Engine) -> bool:
@@ -157,17 +158,24 @@ class Dispatcher:
         for row_id in ids:
             try:
                 with transaction(self.engine, urgent=urgent) as conn:
-                    rows = conn.execute(select(*_COLUMNS).where(
-                        inbox.c.id == row_id, inbox.c.state == InboxState.NEW)).all()
+                    rows = conn.execute(skip_locked(conn, select(*_COLUMNS).where(
+                        inbox.c.id == row_id, inbox.c.state == InboxState.NEW))).all()
                     done = self.dispatch(conn, rows) if rows else BatchResult(0, 0)
             except Exception as exc:
-                log.exception("inbox message %d cannot be handled; moved to the quarantine",
-                              row_id)
+                if isinstance(exc, SQLAlchemyError) and not is_content_failure(exc):
+                    # The database itself (gone, deadlock, serialization): not the message's
+                    # fault. It stays waiting, with the rest, for the next turn.
+                    log.warning("inbox message %d not decided now (%s); tried again later",
+                                row_id, store_failure(exc))
+                    break
                 with transaction(self.engine) as conn:
-                    quarantine.take_from_inbox(
+                    moved = quarantine.take_from_inbox(
                         conn, row_id, f"could not be decided: {type(exc).__name__}: {exc}",
                         self.clock())
-                done = BatchResult(1, 0)
+                if moved:
+                    log.exception("inbox message %d cannot be handled; moved to the quarantine",
+                                  row_id)
+                done = BatchResult(int(moved), 0)
             total = BatchResult(total.messages + done.messages, total.replies + done.replies,
                                 total.urgent_replies + done.urgent_replies)
         return total

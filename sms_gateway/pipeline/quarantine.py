@@ -23,6 +23,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from sms_gateway.pipeline.gate import Refused, clean_text
 from sms_gateway.transport import Concat, DeliveryReceipt, InboundPart, Unreadable
+from storage.dialect import skip_locked
 from storage.tables.messages import InboxState, inbox, quarantine
 
 PAGE = 100
@@ -66,18 +67,20 @@ def hold(conn: Connection, refused: Sequence[Refused | Unreadable], now: dt.date
         conn.execute(insert(quarantine), [_row(item, now) for item in refused])
 
 
-def take_from_inbox(conn: Connection, row_id: int, why: str, now: dt.datetime) -> None:
+def take_from_inbox(conn: Connection, row_id: int, why: str, now: dt.datetime) -> bool:
     """Move a waiting inbox message here (the dispatcher failed on it alone): released, it
-    enters the inbox again as it first came."""
-    row = conn.execute(select(inbox).where(inbox.c.id == row_id,
-                                           inbox.c.state == InboxState.NEW)).first()
+    enters the inbox again as it first came. A row another dispatcher holds (and may be
+    answering) is left to it. True when the message was moved."""
+    row = conn.execute(skip_locked(conn, select(inbox).where(
+        inbox.c.id == row_id, inbox.c.state == InboxState.NEW))).first()
     if row is None:
-        return
+        return False
     hold(conn, [Refused(InboundPart(
         channel=row.channel, sender=row.sender, text=row.text, received_at=row.received_at,
         dedup_key=row.dedup_key, raw=row.raw or b"", ussd_op=row.ussd_op,
         ussd_session=row.ussd_session), why)], now)
-    conn.execute(delete(inbox).where(inbox.c.id == row_id))
+    conn.execute(delete(inbox).where(inbox.c.id == row_id, inbox.c.state == InboxState.NEW))
+    return True
 
 
 def held_by_channel(conn: Connection) -> list[tuple[str, int]]:
