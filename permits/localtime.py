@@ -28,6 +28,14 @@ def midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
     return moment(dt.datetime.combine(day, dt.time()), zone)
 
 
+def typed_day(text: str, zone: dt.tzinfo) -> dt.date:
+    """A day an operator typed (YYYY-MM-DD) that is a whole local day in UTC; ValueError
+    (OutOfRange at the calendar's ends) otherwise."""
+    day = dt.date.fromisoformat(text)
+    day_bounds(day, zone)
+    return day
+
+
 def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     """Where local day `day` begins and where the next one does, in UTC."""
     if day == dt.date.max:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from permits import localtime
 from permits.batch import Batch
 from permits.messages import Inbound, Outcome
 from permits.parser import Parser
@@ -42,7 +43,7 @@ class Rules:
 
     def next_local_midnight(self, now: dt.datetime) -> dt.datetime:
         tomorrow = self.local_day(now) + dt.timedelta(days=1)
-        return dt.datetime.combine(tomorrow, dt.time(), self.zone).astimezone(dt.UTC)
+        return localtime.midnight(tomorrow, self.zone)
 
     def texts(self, english: bool) -> Texts:
         return self._texts["en" if english else self.settings.language]

@@ -61,4 +61,9 @@ def whole_number(text: str) -> int:
 
 def local_time(moment: dt.datetime, config: Config) -> str:
     """`2026-11-25 13:05` in the service's time zone, as residents read it in their SMS."""
-    return moment.astimezone(zoneinfo.ZoneInfo(config.rules.timezone)).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(zone(config)).strftime("%Y-%m-%d %H:%M")
+
+
+def zone(config: Config) -> zoneinfo.ZoneInfo:
+    """`[service] timezone`: the one operators read and type local times in."""
+    return zoneinfo.ZoneInfo(config.rules.timezone)

@@ -7,11 +7,10 @@ import argparse
 import datetime as dt
 import json
 import sys
-import zoneinfo
 
 from permits import codes, localtime
 from sms_gateway import admin
-from sms_gateway.cli.common import CommandError, local_time, prepare, record, whole_number
+from sms_gateway.cli.common import CommandError, local_time, prepare, record, whole_number, zone
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
 
@@ -51,7 +50,7 @@ def _since(text: str, config: Config) -> dt.datetime:
     """A local date (`2026-11-25`) as the UTC moment its day starts."""
     try:
         return localtime.midnight(dt.date.fromisoformat(text),
-                                  zoneinfo.ZoneInfo(config.rules.timezone))
+                                  zone(config))
     except ValueError as exc:  # OutOfRange too: a day at the calendar's ends
         raise CommandError(f"--since takes a date such as 2026-11-25, not {text!r}") from exc
 

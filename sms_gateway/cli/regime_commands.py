@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import zoneinfo
 
 from permits import localtime, regime
-from sms_gateway.cli.common import CommandError, local_time, os_user, prepare, record
+from sms_gateway.cli.common import CommandError, local_time, os_user, prepare, record, zone
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
 
@@ -66,7 +65,7 @@ def _moment(text: str, option: str, config: Config) -> dt.datetime:
     """`2026-12-01 08:00` in the service's time zone, as a UTC moment."""
     try:
         local = dt.datetime.strptime(text.strip(), _FORMAT)
-        return localtime.moment(local, zoneinfo.ZoneInfo(config.rules.timezone))
+        return localtime.moment(local, zone(config))
     except ValueError as exc:  # OutOfRange too: a time with no UTC moment
         raise CommandError(f"{option} takes a local time such as \"2026-12-01 08:00\","
                            f" not {text!r}") from exc

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import zoneinfo
 
 from permits import localtime
 from sms_gateway import reports
-from sms_gateway.cli.common import CommandError, prepare
+from sms_gateway.cli.common import CommandError, prepare, zone
 from sms_gateway.clock import utc_now
 from sms_gateway.config import Config
 
@@ -27,10 +26,10 @@ WORDS = {
 
 
 def report_daily(config: Config, args: argparse.Namespace) -> None:
-    zone = zoneinfo.ZoneInfo(config.rules.timezone)
-    day = _day(args.date, zone) if args.date else utc_now().astimezone(zone).date()
+    local = zone(config)
+    day = _day(args.date, local) if args.date else utc_now().astimezone(local).date()
     with prepare(config).connect() as conn:
-        report = reports.daily(conn, day, zone)
+        report = reports.daily(conn, day, local)
     names = {d.id: d.display_name(config.rules.language) for d in config.districts}
 
     def district(district_id: str) -> str:
@@ -49,10 +48,8 @@ def report_daily(config: Config, args: argparse.Namespace) -> None:
 
 def _day(text: str, zone: dt.tzinfo) -> dt.date:
     try:
-        day = dt.date.fromisoformat(text)
-        localtime.day_bounds(day, zone)
-        return day
-    except ValueError as exc:  # OutOfRange too: a day at the calendar's ends
+        return localtime.typed_day(text, zone)
+    except ValueError as exc:
         raise CommandError(f"--date takes a date such as 2026-11-25, not {text!r}") from exc
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from sqlalchemy import Connection, Engine
 
+from permits import localtime
 from permits.service import Rules
 from sms_gateway.clock import Clock
 from sms_gateway.config import Config
@@ -32,8 +33,7 @@ class Services:
 
     def day_start(self, now: dt.datetime) -> dt.datetime:
         """Local midnight of `now`'s day, in UTC: where "today" begins for every figure."""
-        day = self.rules.local_day(now)
-        return dt.datetime.combine(day, dt.time(), self.zone).astimezone(dt.UTC)
+        return localtime.midnight(self.rules.local_day(now), self.zone)
 
 
 def install(app: Flask, services: Services) -> None:

@@ -45,9 +45,7 @@ def _day() -> dt.date:
     if not typed:
         return services().rules.local_day(now())
     try:
-        day = dt.date.fromisoformat(typed)
-        localtime.day_bounds(day, services().zone)
-    except ValueError:  # OutOfRange too: a day at the calendar's ends
+        return localtime.typed_day(typed, services().zone)
+    except ValueError:
         abort(400, description=gettext("The field “%(field)s” must be a date.",
                                        field=labels.label(labels.FIELDS, "date")))
-    return day
